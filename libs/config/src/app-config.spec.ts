@@ -1,0 +1,70 @@
+import { ConfigError } from './env';
+import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from './app-config';
+
+const intakeEnv = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' };
+
+function errorOf(read: () => unknown): ConfigError {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults in sandbox mode', () => {
+    const worker = readWorkerAppConfig({});
+    expect(worker.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'wg' });
+    expect(worker.wegroup).toMatchObject({
+      env: 'sandbox',
+      apiToken: SANDBOX_DEFAULTS.apiToken,
+      apiTokenScopes: ['leads:write'],
+      distributionId: SANDBOX_DEFAULTS.distributionId,
+      timeoutMs: 15000,
+    });
+    expect(worker.delivery).toEqual({ concurrency: 50, attempts: 8, backoffMs: 5000 });
+    const intake = readIntakeAppConfig(intakeEnv);
+    expect(intake.intake.port).toBe(3000);
+    expect(intake.intake.apiKeys.get('acme-key-0123456789abcdef')).toBe('acme');
+  });
+
+  it('picks the WeGroup host from WEGROUP_ENV unless WEGROUP_API_URL overrides it', () => {
+    const base = { WEGROUP_API_TOKEN: 't', WEGROUP_DISTRIBUTION_ID: 'd1' };
+    expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'staging' }).wegroup.apiUrl).toBe('https://api.staging.wegroup.be');
+    expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'production' }).wegroup.apiUrl).toBe('https://api.wegroup.be');
+    expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'production', WEGROUP_API_URL: 'http://proxy:8080/' }).wegroup.apiUrl).toBe(
+      'http://proxy:8080',
+    );
+  });
+
+  it.each([
+    [{ WEGROUP_ENV: 'staging', WEGROUP_DISTRIBUTION_ID: 'd' }, 'WEGROUP_API_TOKEN is required but not set'],
+    [{ WEGROUP_ENV: 'production', WEGROUP_API_TOKEN: 't' }, 'WEGROUP_DISTRIBUTION_ID is required but not set'],
+    [{ WEGROUP_ENV: 'prod' }, 'WEGROUP_ENV must be one of sandbox, staging, production, got "prod"'],
+    [{ WEGROUP_API_TOKEN_SCOPES: 'leads:write,offline' }, 'WEGROUP_API_TOKEN_SCOPES has "offline", which WeGroup grants only to SSO'],
+    [{ WEGROUP_API_TOKEN_SCOPES: 'leads:write,leads:delete' }, 'WEGROUP_API_TOKEN_SCOPES has unknown scope "leads:delete"'],
+    [{ WORKER_CONCURRENCY: 'many' }, 'WORKER_CONCURRENCY must be a whole number, got "many"'],
+    [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY must be between 1 and 1000, got 0'],
+    [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL must use one of redis:, rediss:'],
+    [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX may hold only'],
+    [{ WEGROUP_DISTRIBUTION_ID: '../x' }, 'WEGROUP_DISTRIBUTION_ID may hold only'],
+  ])('stops the worker with one line naming the variable: %j', (env, message) => {
+    expect(errorOf(() => readWorkerAppConfig(env)).message).toContain(message);
+  });
+
+  it.each([
+    [{ ...intakeEnv, INTAKE_API_KEYS: '' }, 'INTAKE_API_KEYS is required'],
+    [{ ...intakeEnv, INTAKE_API_KEYS: 'acme-key-only-0123456789' }, 'INTAKE_API_KEYS must be comma-separated source:key pairs'],
+    [{ ...intakeEnv, INTAKE_API_KEYS: 'acme:short' }, 'key for source "acme" is shorter than 16'],
+    [{ ...intakeEnv, INTAKE_API_KEYS: 'a:k-0123456789abcdef,b:k-0123456789abcdef' }, 'used twice'],
+    [{ ...intakeEnv, OPS_USERNAME: undefined }, 'OPS_USERNAME is required'],
+    [{ ...intakeEnv, OPS_PASSWORD: 'short' }, 'OPS_PASSWORD must be at least 8 characters'],
+    [{ ...intakeEnv, PORT: '70000' }, 'PORT must be between 1 and 65535'],
+  ])('stops the intake with one line naming the variable: %j', (env, message) => {
+    const error = errorOf(() => readIntakeAppConfig(env));
+    expect(error.message).toContain(message);
+    expect(error.message).not.toMatch(/\n/);
+  });
+});

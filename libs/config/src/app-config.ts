@@ -1,0 +1,158 @@
+import { ConfigError, Env, integer, list, oneOf, string, url } from './env';
+import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
+import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from '@app/wegroup/hosts';
+
+export interface RedisConfig {
+  url: string;
+  /** Raw QUEUE_PREFIX; the key prefix actually used is wrapped in a Cluster hash tag. */
+  queuePrefix: string;
+}
+
+export interface WeGroupConfig {
+  env: WeGroupEnvironment;
+  apiUrl: string;
+  apiToken: string;
+  apiTokenScopes: WeGroupScope[];
+  distributionId: string;
+  timeoutMs: number;
+}
+
+export interface DeliveryConfig {
+  concurrency: number;
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface IntakeConfig {
+  port: number;
+  /** API key -> source name. */
+  apiKeys: Map<string, string>;
+  ops: { username: string; password: string };
+}
+
+export interface IntakeAppConfig {
+  redis: RedisConfig;
+  intake: IntakeConfig;
+  defaultDistributionId: string;
+  /** The intake sets the retry budget on each job it enqueues. */
+  delivery: DeliveryConfig;
+}
+
+export interface WorkerAppConfig {
+  redis: RedisConfig;
+  wegroup: WeGroupConfig;
+  delivery: DeliveryConfig;
+}
+
+export function readIntakeAppConfig(env: Env): IntakeAppConfig {
+  return {
+    redis: readRedisConfig(env),
+    intake: readIntakeConfig(env),
+    defaultDistributionId: readDefaultDistributionId(env),
+    delivery: readDeliveryConfig(env),
+  };
+}
+
+export function readWorkerAppConfig(env: Env): WorkerAppConfig {
+  return { redis: readRedisConfig(env), wegroup: readWeGroupConfig(env), delivery: readDeliveryConfig(env) };
+}
+
+export interface SandboxDefaults {
+  apiToken: string;
+  distributionId: string;
+}
+
+/** What the sandbox accepts out of the box, so `npm start` works without credentials. */
+export const SANDBOX_DEFAULTS: SandboxDefaults = {
+  apiToken: 'sandbox-api-token',
+  distributionId: '11111111-2222-4333-8444-555555555555',
+};
+
+const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const DISTRIBUTION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+export function readRedisConfig(env: Env): RedisConfig {
+  const queuePrefix = string(env, 'QUEUE_PREFIX', 'wg');
+  if (!PREFIX_PATTERN.test(queuePrefix)) {
+    throw new ConfigError('QUEUE_PREFIX', 'may hold only letters, digits, "_", "." and "-" (at most 64)');
+  }
+  return { url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']), queuePrefix };
+}
+
+export function readScopes(env: Env, name: string, fallback: WeGroupScope[]): WeGroupScope[] {
+  const scopes = list(env, name, fallback);
+  for (const scope of scopes) {
+    if (!(WEGROUP_SCOPES as readonly string[]).includes(scope)) {
+      throw new ConfigError(name, `has unknown scope "${scope}" (known: ${WEGROUP_SCOPES.join(', ')})`);
+    }
+  }
+  return scopes as WeGroupScope[];
+}
+
+export function isDistributionId(value: string): boolean {
+  return DISTRIBUTION_PATTERN.test(value);
+}
+
+/** The distribution that receives leads posted without one. */
+export function readDefaultDistributionId(env: Env): string {
+  const sandbox = oneOf(env, 'WEGROUP_ENV', WEGROUP_ENVIRONMENTS, 'sandbox') === 'sandbox';
+  const id = string(env, 'WEGROUP_DISTRIBUTION_ID', sandbox ? SANDBOX_DEFAULTS.distributionId : undefined);
+  if (!isDistributionId(id)) {
+    throw new ConfigError('WEGROUP_DISTRIBUTION_ID', 'may hold only letters, digits, "_" and "-" (at most 128)');
+  }
+  return id;
+}
+
+export function readWeGroupConfig(env: Env): WeGroupConfig {
+  const wgEnv = oneOf(env, 'WEGROUP_ENV', WEGROUP_ENVIRONMENTS, 'sandbox');
+  const sandbox = wgEnv === 'sandbox';
+  const apiUrl = url(env, 'WEGROUP_API_URL', WEGROUP_API_HOSTS[wgEnv], ['http:', 'https:']);
+  const apiTokenScopes = readScopes(env, 'WEGROUP_API_TOKEN_SCOPES', ['leads:write']);
+  for (const scope of apiTokenScopes) {
+    if (!(API_TOKEN_SCOPES as readonly string[]).includes(scope)) {
+      throw new ConfigError(
+        'WEGROUP_API_TOKEN_SCOPES',
+        `has "${scope}", which WeGroup grants only to SSO connections (${SSO_ONLY_SCOPES.join(', ')}), never to an API token`,
+      );
+    }
+  }
+  return {
+    env: wgEnv,
+    apiUrl,
+    apiToken: string(env, 'WEGROUP_API_TOKEN', sandbox ? SANDBOX_DEFAULTS.apiToken : undefined),
+    apiTokenScopes,
+    distributionId: readDefaultDistributionId(env),
+    timeoutMs: integer(env, 'WEGROUP_TIMEOUT_MS', 15_000, 100, 300_000),
+  };
+}
+
+export function readDeliveryConfig(env: Env): DeliveryConfig {
+  return {
+    concurrency: integer(env, 'WORKER_CONCURRENCY', 50, 1, 1000),
+    attempts: integer(env, 'DELIVERY_ATTEMPTS', 8, 1, 100),
+    backoffMs: integer(env, 'DELIVERY_BACKOFF_MS', 5000, 1, 86_400_000),
+  };
+}
+
+export function readIntakeConfig(env: Env): IntakeConfig {
+  const apiKeys = new Map<string, string>();
+  const pairs = list(env, 'INTAKE_API_KEYS');
+  if (pairs.length === 0) throw new ConfigError('INTAKE_API_KEYS', 'is required: comma-separated source:key pairs');
+  for (const pair of pairs) {
+    const colon = pair.indexOf(':');
+    const source = colon > 0 ? pair.slice(0, colon).trim() : '';
+    const key = colon > 0 ? pair.slice(colon + 1).trim() : '';
+    if (!source || !key) {
+      throw new ConfigError('INTAKE_API_KEYS', 'must be comma-separated source:key pairs (an entry has no source or no key)');
+    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source)) {
+      throw new ConfigError('INTAKE_API_KEYS', `has an invalid source name "${source}" (letters, digits, "_", "." and "-")`);
+    }
+    if (key.length < 16) throw new ConfigError('INTAKE_API_KEYS', `key for source "${source}" is shorter than 16 characters`);
+    if (apiKeys.has(key)) throw new ConfigError('INTAKE_API_KEYS', `the key for source "${source}" is used twice`);
+    apiKeys.set(key, source);
+  }
+  const ops = { username: string(env, 'OPS_USERNAME'), password: string(env, 'OPS_PASSWORD') };
+  if (ops.password.length < 8) throw new ConfigError('OPS_PASSWORD', 'must be at least 8 characters');
+  return { port: integer(env, 'PORT', 3000, 1, 65535), apiKeys, ops };
+}

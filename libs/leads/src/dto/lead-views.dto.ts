@@ -1,0 +1,58 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { LEAD_STATUSES, LeadStatus } from '../lead-status';
+
+export class LeadAcceptedDto {
+  @ApiProperty({ example: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' })
+  id: string;
+
+  @ApiProperty({ enum: ['queued'], example: 'queued' })
+  status: 'queued';
+}
+
+export class WeGroupResponseDto {
+  @ApiProperty({ example: 201, description: "WeGroup's HTTP status code." })
+  status_code: number;
+
+  @ApiProperty({ nullable: true, type: String, example: '2a0e2b7c-3c55-4b8f-9f51-7e1f8e3a0d44' })
+  lead_id: string | null;
+
+  @ApiProperty({ nullable: true, type: String, description: "WeGroup's response body (truncated to 2 KB)." })
+  body: string | null;
+}
+
+export class LeadStatusDto {
+  @ApiProperty({ example: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' })
+  id: string;
+
+  @ApiProperty({ enum: LEAD_STATUSES, example: 'delivered' })
+  status: LeadStatus;
+
+  @ApiProperty({ example: 1, description: 'Delivery attempts made so far.' })
+  attempts: number;
+
+  @ApiProperty({ example: 'acme-crm', description: 'The intake source that posted the lead.' })
+  source: string;
+
+  @ApiProperty({ example: '11111111-2222-4333-8444-555555555555' })
+  distribution_id: string;
+
+  @ApiProperty({ format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updated_at: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  delivered_at: string | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'WeGroup answered 503 Service Unavailable: upstream busy',
+    description: 'What failed last and why.',
+  })
+  last_error: string | null;
+
+  @ApiPropertyOptional({ type: WeGroupResponseDto, nullable: true })
+  wegroup: WeGroupResponseDto | null;
+}

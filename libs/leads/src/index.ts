@@ -1,0 +1,4 @@
+export * from './lead-job';
+export * from './lead-status';
+export * from './dto/create-lead.dto';
+export * from './dto/lead-views.dto';

@@ -1,0 +1,3 @@
+export * from './queue.constants';
+export * from './redis-connection';
+export * from './redis.health';

@@ -1,0 +1,33 @@
+import { JobsOptions } from 'bullmq';
+import { DeliveryConfig } from '@app/config';
+
+/**
+ * The one queue leads travel through. Renaming it (or the job name) strands every job
+ * already in Redis under the old name: drain the old queue first.
+ */
+export const LEADS_QUEUE = 'leads';
+
+/** Job names, typed with their payloads in @app/leads (LeadJobs). */
+export const DELIVER_LEAD_JOB = 'deliver-lead' as const;
+
+/**
+ * Every key we and BullMQ write starts with this prefix. The braces are a Redis Cluster
+ * hash tag: all keys hash to one slot, so BullMQ's multi-key Lua scripts and ours keep
+ * working on a Cluster. Changing QUEUE_PREFIX likewise strands existing jobs.
+ */
+export function keyPrefix(queuePrefix: string): string {
+  return `{${queuePrefix}}`;
+}
+
+export const DAY_SECONDS = 86_400;
+
+/** Options every lead delivery job gets; the job id is the lead id. */
+export function deliveryJobOptions(delivery: DeliveryConfig): JobsOptions {
+  return {
+    attempts: delivery.attempts,
+    backoff: { type: 'exponential', delay: delivery.backoffMs },
+    // Finished jobs are the lead's status record; keep them for ops and the status API.
+    removeOnComplete: { age: 7 * DAY_SECONDS },
+    removeOnFail: { age: 30 * DAY_SECONDS },
+  };
+}

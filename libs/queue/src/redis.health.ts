@@ -1,0 +1,23 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import type Redis from 'ioredis';
+
+/** Ready means Redis answers a PING within a second. */
+@Injectable()
+export class RedisHealthIndicator {
+  constructor(private readonly health: HealthIndicatorService) {}
+
+  async isHealthy(key: string, client: Redis, timeoutMs = 1_000) {
+    const indicator = this.health.check(key);
+    const started = Date.now();
+    try {
+      await Promise.race([
+        client.ping(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+      ]);
+      return indicator.up({ latency_ms: Date.now() - started });
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+  }
+}

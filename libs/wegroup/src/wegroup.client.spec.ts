@@ -1,0 +1,54 @@
+import { HttpService } from '@nestjs/axios';
+import { AxiosError, AxiosResponse } from 'axios';
+import { of, throwError } from 'rxjs';
+import { ApiTokenAuthProvider } from './auth/api-token.auth-provider';
+import { WeGroupClient } from './wegroup.client';
+import { WeGroupError } from './wegroup.errors';
+
+function fakeHttp(answer: () => ReturnType<HttpService['post']>) {
+  const post = jest.fn(answer);
+  return { http: { post } as unknown as HttpService, post };
+}
+
+const response = (status: number, data: string) => of({ status, data, headers: {}, config: {}, statusText: '' } as AxiosResponse);
+const body = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
+
+describe('WeGroupClient', () => {
+  const credentials = () => new ApiTokenAuthProvider('tok', ['leads:write']).credentialsFor();
+
+  it('posts the body to the distribution with the apikey header and reads the lead id', async () => {
+    const { http, post } = fakeHttp(() => response(201, '{"id":"wg-1"}'));
+    const result = await new WeGroupClient(http).pushLead('https://api.example', 'd-1', body, await credentials());
+    expect(result).toEqual({ statusCode: 201, leadId: 'wg-1', body: '{"id":"wg-1"}' });
+    expect(post).toHaveBeenCalledWith('https://api.example/v1/api/distributions/d-1/leads/customers', body, {
+      headers: { Authorization: 'apikey tok', 'Content-Type': 'application/json', Accept: 'application/json' },
+    });
+  });
+
+  it('classifies a 503 as transient and a 422 as permanent, keeping the status and body', async () => {
+    const transient = new WeGroupClient(fakeHttp(() => response(503, 'busy')).http);
+    await expect(transient.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({
+      kind: 'transient',
+      statusCode: 503,
+      body: 'busy',
+      message: 'WeGroup answered 503: busy',
+    });
+    const permanent = new WeGroupClient(fakeHttp(() => response(422, '{"detail":"bad"}')).http);
+    await expect(permanent.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({ kind: 'permanent', statusCode: 422 });
+  });
+
+  it('treats network errors as transient', async () => {
+    const error = Object.assign(new AxiosError('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const client = new WeGroupClient(fakeHttp(() => throwError(() => error)).http);
+    await expect(client.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({ kind: 'transient', statusCode: null });
+  });
+
+  it('refuses to call WeGroup without leads:write, naming the missing scope', async () => {
+    const { http, post } = fakeHttp(() => response(201, '{}'));
+    const readOnly = await new ApiTokenAuthProvider('tok', ['leads:read']).credentialsFor();
+    const attempt = new WeGroupClient(http).pushLead('https://x', 'd', body, readOnly);
+    await expect(attempt).rejects.toBeInstanceOf(WeGroupError);
+    await expect(attempt).rejects.toMatchObject({ kind: 'permanent', message: expect.stringContaining('Missing scope leads:write') });
+    expect(post).not.toHaveBeenCalled();
+  });
+});
