@@ -1,0 +1,47 @@
+import { readSandboxOptions } from './sandbox.app';
+
+describe('readSandboxOptions', () => {
+  it('has working defaults', () => {
+    const options = readSandboxOptions({});
+    expect(options).toMatchObject({ port: 3100, host: '0.0.0.0', delayMs: 0, maxRecords: 50_000 });
+    expect([...options.apiTokens]).toEqual([['sandbox-api-token', ['leads:write']]]);
+    expect(options.bearerTokens.size).toBe(0);
+  });
+
+  it('reads every variable', () => {
+    const options = readSandboxOptions({
+      SANDBOX_PORT: '0',
+      SANDBOX_HOST: '127.0.0.1',
+      SANDBOX_API_TOKENS: ' a=leads:write|leads:read , b= ,c=vehicle:read',
+      SANDBOX_BEARER_TOKENS: 'sso=api|openid|offline',
+      SANDBOX_DELAY_MS: '25',
+      SANDBOX_MAX_RECORDS: '10',
+    });
+    expect(options).toMatchObject({ port: 0, host: '127.0.0.1', delayMs: 25, maxRecords: 10 });
+    expect([...options.apiTokens]).toEqual([
+      ['a', ['leads:write', 'leads:read']],
+      ['b', []],
+      ['c', ['vehicle:read']],
+    ]);
+    expect([...options.bearerTokens]).toEqual([['sso', ['api', 'openid', 'offline']]]);
+  });
+
+  it.each([
+    [{ SANDBOX_PORT: 'http' }, /^SANDBOX_PORT /],
+    [{ SANDBOX_PORT: '70000' }, /^SANDBOX_PORT /],
+    [{ SANDBOX_DELAY_MS: '-5' }, /^SANDBOX_DELAY_MS /],
+    [{ SANDBOX_MAX_RECORDS: '0' }, /^SANDBOX_MAX_RECORDS /],
+    [{ SANDBOX_HOST: 'a b' }, /^SANDBOX_HOST /],
+    [{ SANDBOX_API_TOKENS: 'secret-token' }, /^SANDBOX_API_TOKENS entry 1 has no "="/],
+    [{ SANDBOX_API_TOKENS: 'a=leads:write,a=leads:read' }, /^SANDBOX_API_TOKENS entry 2 repeats/],
+    [{ SANDBOX_API_TOKENS: 'a=leads:writ' }, /^SANDBOX_API_TOKENS entry 1 has unknown scope "leads:writ"/],
+    [{ SANDBOX_API_TOKENS: 'a=api' }, /^SANDBOX_API_TOKENS entry 1 has scope "api", which WeGroup grants only to SSO/],
+    [{ SANDBOX_BEARER_TOKENS: '=api' }, /^SANDBOX_BEARER_TOKENS entry 1 has an empty token/],
+  ])('refuses %p', (env, message) => {
+    expect(() => readSandboxOptions(env)).toThrow(message);
+  });
+
+  it('never puts a token into an error message', () => {
+    expect(() => readSandboxOptions({ SANDBOX_API_TOKENS: 'super-secret-value' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('super-secret') }));
+  });
+});

@@ -1,0 +1,97 @@
+import { ConfigError, Env, integer, SANDBOX_DEFAULTS } from '@app/config';
+import { SSO_ONLY_SCOPES, WEGROUP_SCOPES } from '@app/wegroup/scopes';
+import type { LoggerService, LogLevel } from '@nestjs/common';
+import { MAX_DELAY_MS } from './sandbox.constants';
+
+/** token -> scopes */
+export type TokenScopes = ReadonlyMap<string, readonly string[]>;
+
+export type TokenScheme = 'apikey' | 'bearer';
+
+export interface SandboxOptions {
+  port: number;
+  host: string;
+  /** Accepted with `Authorization: apikey <token>`. */
+  apiTokens: TokenScopes;
+  /** Accepted with `Authorization: bearer <token>`. */
+  bearerTokens: TokenScopes;
+  /** Latency added before every lead answer. */
+  delayMs: number;
+  /** How many requests (and created leads) are kept; the oldest go first. */
+  maxRecords: number;
+  /** Nest logger setting; tests pass `false`. */
+  logger?: LoggerService | LogLevel[] | false;
+}
+
+export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = {
+  port: 3100,
+  host: '0.0.0.0',
+  apiTokens: new Map([[SANDBOX_DEFAULTS.apiToken, ['leads:write']]]),
+  bearerTokens: new Map(),
+  delayMs: 0,
+  maxRecords: 50_000,
+};
+
+export const MAX_RECORDS_LIMIT = 5_000_000;
+
+const TOKEN_PATTERN = /^[^\s,=|]+$/;
+
+/** Problems with one token's scopes, or undefined when they are fine. Shared with the control API. */
+export function scopeProblem(scheme: TokenScheme, scopes: readonly string[]): string | undefined {
+  for (const scope of scopes) {
+    if (!(WEGROUP_SCOPES as readonly string[]).includes(scope)) {
+      return `unknown scope "${scope}" (known: ${WEGROUP_SCOPES.join(', ')})`;
+    }
+    if (scheme === 'apikey' && (SSO_ONLY_SCOPES as readonly string[]).includes(scope)) {
+      return `scope "${scope}", which WeGroup grants only to SSO (bearer) tokens, never to an API token`;
+    }
+  }
+  return undefined;
+}
+
+export function isValidToken(token: string): boolean {
+  return TOKEN_PATTERN.test(token) && token.length <= 4096;
+}
+
+/**
+ * Parses `token=scope1|scope2,other=scope` lists. Error messages refer to entries by
+ * position and never quote a token.
+ */
+export function parseTokenList(env: Env, name: string, scheme: TokenScheme, fallback: TokenScopes): TokenScopes {
+  const raw = env[name]?.trim();
+  if (!raw) return new Map(fallback);
+  const tokens = new Map<string, readonly string[]>();
+  raw.split(',').forEach((entry, index) => {
+    const item = entry.trim();
+    if (item === '') return;
+    const where = `entry ${index + 1}`;
+    const eq = item.indexOf('=');
+    if (eq < 0) throw new ConfigError(name, `${where} has no "=": expected comma-separated token=scope1|scope2 entries`);
+    const token = item.slice(0, eq).trim();
+    if (!isValidToken(token)) throw new ConfigError(name, `${where} has an empty token or one with spaces, ",", "=" or "|"`);
+    const scopes = item
+      .slice(eq + 1)
+      .split('|')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const problem = scopeProblem(scheme, scopes);
+    if (problem) throw new ConfigError(name, `${where} has ${problem}`);
+    if (tokens.has(token)) throw new ConfigError(name, `${where} repeats a token of an earlier entry`);
+    tokens.set(token, [...new Set(scopes)]);
+  });
+  return tokens;
+}
+
+/** Reads SANDBOX_* variables; a bad value throws an Error (ConfigError) whose message starts with the variable. */
+export function readSandboxOptions(env: Env = process.env): SandboxOptions {
+  const host = env.SANDBOX_HOST?.trim() || DEFAULT_SANDBOX_OPTIONS.host;
+  if (/\s/.test(host)) throw new ConfigError('SANDBOX_HOST', 'must be a host name or IP address without spaces');
+  return {
+    port: integer(env, 'SANDBOX_PORT', DEFAULT_SANDBOX_OPTIONS.port, 0, 65535),
+    host,
+    apiTokens: parseTokenList(env, 'SANDBOX_API_TOKENS', 'apikey', DEFAULT_SANDBOX_OPTIONS.apiTokens),
+    bearerTokens: parseTokenList(env, 'SANDBOX_BEARER_TOKENS', 'bearer', DEFAULT_SANDBOX_OPTIONS.bearerTokens),
+    delayMs: integer(env, 'SANDBOX_DELAY_MS', DEFAULT_SANDBOX_OPTIONS.delayMs, 0, MAX_DELAY_MS),
+    maxRecords: integer(env, 'SANDBOX_MAX_RECORDS', DEFAULT_SANDBOX_OPTIONS.maxRecords, 1, MAX_RECORDS_LIMIT),
+  };
+}

@@ -1,0 +1,19 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { SandboxControlController } from './sandbox-control.controller';
+import { SandboxHealthController } from './sandbox-health.controller';
+import { SandboxLeadsController } from './sandbox-leads.controller';
+import { SANDBOX_OPTIONS } from './sandbox.constants';
+import type { SandboxOptions } from './sandbox-options';
+import { SandboxStateService } from './sandbox-state.service';
+
+@Module({})
+export class SandboxModule {
+  static forRoot(options: SandboxOptions): DynamicModule {
+    return {
+      module: SandboxModule,
+      controllers: [SandboxLeadsController, SandboxControlController, SandboxHealthController],
+      providers: [{ provide: SANDBOX_OPTIONS, useValue: options }, SandboxStateService],
+      exports: [SandboxStateService],
+    };
+  }
+}
