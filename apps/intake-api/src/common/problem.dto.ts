@@ -1,0 +1,47 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+
+export class FieldErrorDto {
+  @ApiProperty({ example: 'prospect.first_name' })
+  field: string;
+
+  @ApiProperty({ example: 'prospect.first_name should not be empty' })
+  message: string;
+}
+
+export class ProblemDto {
+  @ApiProperty({ example: 'about:blank' })
+  type: string;
+
+  @ApiProperty({ example: 'Bad Request' })
+  title: string;
+
+  @ApiProperty({ example: 400 })
+  status: number;
+
+  @ApiProperty({ example: 'Invalid request body: 1 problem in prospect.first_name.' })
+  detail: string;
+
+  @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Every invalid field, for 400 answers.' })
+  errors?: FieldErrorDto[];
+}
+
+const problem = (status: number, description: string, headers?: Record<string, { description: string; schema: { type: 'string' } }>) =>
+  ApiResponse({ status, description, type: ProblemDto, headers });
+
+/** The error answers a route documents, by status. */
+export const ApiProblems = {
+  badRequest: () => problem(400, 'The body is invalid; `errors` lists every invalid field.'),
+  unauthorized: () => problem(401, 'X-API-Key is missing or matches no configured key.'),
+  notFound: () => problem(404, 'No lead with this id for your source.'),
+  tooLarge: () => problem(413, 'The body is larger than 256 KB.'),
+  unsupported: () => problem(415, 'The body is not application/json.'),
+  unavailable: () =>
+    problem(503, 'Redis (the queue) is unreachable; nothing was stored. Retry after the given delay.', {
+      'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },
+    }),
+};
+
+export function ApiProblemResponses(...decorators: Array<() => MethodDecorator & ClassDecorator>) {
+  return applyDecorators(...decorators.map((make) => make()));
+}

@@ -1,0 +1,68 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { ProblemBody, ProblemException } from './problem';
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+/** Body-parser failures, said in words a CRM developer can act on. */
+const PARSER_DETAILS: Record<number, string> = {
+  413: 'The request body is larger than 256 KB.',
+  415: 'Content-Type must be application/json.',
+};
+
+/** The one exception filter: every error leaves as application/problem+json. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ProblemFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    let status = HttpStatus.INTERNAL_SERVER_ERROR;
+    let detail = 'Internal error. The failure has been logged.';
+    let errors: ProblemBody['errors'];
+    let headers: Record<string, string> = {};
+
+    if (exception instanceof ProblemException) {
+      status = exception.getStatus();
+      detail = exception.message;
+      errors = exception.errors;
+      headers = exception.headers;
+    } else if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      const response = exception.getResponse();
+      const message = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+      detail = PARSER_DETAILS[status] ?? (Array.isArray(message) ? message.join('; ') : String(message ?? exception.message));
+    } else if (isFastifyError(exception)) {
+      status = exception.statusCode!;
+      detail = PARSER_DETAILS[status] ?? exception.message ?? STATUS_CODES[status] ?? 'Bad request';
+    } else {
+      // Only the class: messages of unexpected errors may carry data we must not log.
+      this.logger.error(`Unhandled ${(exception as Error)?.name ?? typeof exception}`, (exception as Error)?.stack);
+    }
+
+    const body: ProblemBody = {
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail,
+      ...(errors ? { errors } : {}),
+    };
+    void reply.status(status).headers(headers).header('Content-Type', 'application/problem+json').send(body);
+  }
+}
+
+function isFastifyError(error: unknown): error is FastifyLikeError {
+  const candidate = error as FastifyLikeError;
+  return (
+    typeof candidate?.statusCode === 'number' &&
+    candidate.statusCode >= 400 &&
+    candidate.statusCode < 500 &&
+    typeof candidate.code === 'string' &&
+    candidate.code.startsWith('FST_')
+  );
+}

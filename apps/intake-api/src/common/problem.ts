@@ -1,0 +1,43 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/** One invalid field: its dotted path and what is wrong with it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * Errors are answered as RFC 9457 problem documents. `errors` lists every invalid field so a
+ * CRM developer can fix a payload in one round.
+ */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+}
+
+export class ProblemException extends HttpException {
+  constructor(
+    status: HttpStatus,
+    detail: string,
+    readonly errors?: FieldError[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail, status);
+  }
+}
+
+export class RedisUnavailableException extends ProblemException {
+  static readonly RETRY_AFTER_SECONDS = 5;
+
+  constructor() {
+    super(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'The lead queue (Redis) is unreachable, so the lead was not accepted. Retry later.',
+      undefined,
+      { 'Retry-After': String(RedisUnavailableException.RETRY_AFTER_SECONDS) },
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import { ArgumentMetadata, HttpStatus, Injectable, ValidationPipe } from '@nestjs/common';
+import { getMetadataStorage, ValidationError } from 'class-validator';
+import { FieldError, ProblemException } from './problem';
+
+/** Flattens class-validator's tree into `prospect.callbacks.0`-style paths, one line per problem. */
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) {
+      out.push({ field, message: message.startsWith(error.property) ? `${field}${message.slice(error.property.length)}` : message });
+    }
+    if (error.children?.length) out.push(...flattenValidationErrors(error.children, field));
+  }
+  return out;
+}
+
+/**
+ * The global validation pipe. Unknown fields are refused at the top level of a DTO (a typo
+ * such as `prospekt` must not be dropped silently), while nested objects keep fields we do
+ * not know: WeGroup's prospect has more fields than are published, and they pass through.
+ */
+@Injectable()
+export class StrictValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      transform: true,
+      whitelist: false,
+      forbidUnknownValues: true,
+      stopAtFirstError: true,
+      validationError: { target: false, value: false },
+      exceptionFactory: (errors) => {
+        const fieldErrors = flattenValidationErrors(errors);
+        return new ProblemException(HttpStatus.BAD_REQUEST, describe(fieldErrors), fieldErrors);
+      },
+    });
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' || !metadata.metatype || !this.toValidate(metadata)) return super.transform(value, metadata);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body must be a JSON object.', [
+        { field: '(body)', message: 'must be a JSON object' },
+      ]);
+    }
+    const known = knownProperties(metadata.metatype);
+    const problems: FieldError[] = Object.keys(value)
+      .filter((key) => !known.has(key))
+      .map((field) => ({ field, message: `${field} is not a known field` }));
+    let result: unknown;
+    try {
+      result = await super.transform(value, metadata);
+    } catch (error) {
+      if (!(error instanceof ProblemException)) throw error;
+      problems.push(...(error.errors ?? []));
+    }
+    if (problems.length) throw new ProblemException(HttpStatus.BAD_REQUEST, describe(problems), problems);
+    return result;
+  }
+}
+
+const knownCache = new WeakMap<object, Set<string>>();
+
+function knownProperties(metatype: abstract new (...args: never[]) => unknown): Set<string> {
+  let known = knownCache.get(metatype);
+  if (!known) {
+    const metadatas = getMetadataStorage().getTargetValidationMetadatas(metatype, '', true, false);
+    known = new Set(metadatas.map((m) => m.propertyName));
+    knownCache.set(metatype, known);
+  }
+  return known;
+}
+
+function describe(errors: FieldError[]): string {
+  const fields = [...new Set(errors.map((e) => e.field))];
+  return `Invalid request body: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${fields.join(', ')}.`;
+}

@@ -1,0 +1,65 @@
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ConfigModule } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { IntakeAppConfig } from '@app/config';
+import { checkEvictionPolicy, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
+import { ProblemFilter } from './common/problem.filter';
+import { StrictValidationPipe } from './common/strict-validation.pipe';
+import { HealthController } from './health/health.controller';
+import { INTAKE_API_KEYS, INTAKE_REDIS, LEAD_QUEUE } from './intake.tokens';
+import { ApiKeyGuard } from './leads/api-key.guard';
+import { LeadIntakeController } from './leads/lead-intake.controller';
+import { LeadIntakeService } from './leads/lead-intake.service';
+import { LeadStatusService } from './leads/lead-status.service';
+
+@Module({})
+export class IntakeModule implements OnApplicationShutdown {
+  private readonly logger = new Logger(IntakeModule.name);
+
+  constructor(
+    @Inject(LEAD_QUEUE) private readonly queue: Queue,
+    @Inject(INTAKE_REDIS) private readonly redis: Redis,
+  ) {}
+
+  static forRoot(config: IntakeAppConfig): DynamicModule {
+    return {
+      module: IntakeModule,
+      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }), TerminusModule],
+      controllers: [LeadIntakeController, HealthController],
+      providers: [
+        { provide: APP_PIPE, useClass: StrictValidationPipe },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: INTAKE_API_KEYS, useValue: config.intake.apiKeys },
+        {
+          provide: INTAKE_REDIS,
+          useFactory: async () => {
+            const client = createRedis(config.redis, 'producer', 'intake-api');
+            void checkEvictionPolicy(client, new Logger('Redis'));
+            return client;
+          },
+        },
+        {
+          provide: LEAD_QUEUE,
+          inject: [INTAKE_REDIS],
+          useFactory: (redis: Redis) => {
+            const queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) });
+            queue.on('error', () => undefined); // connection problems are logged once by the client
+            return queue;
+          },
+        },
+        ApiKeyGuard,
+        LeadIntakeService,
+        LeadStatusService,
+        RedisHealthIndicator,
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close().catch((error: Error) => this.logger.warn(`Closing the queue: ${error.message}`));
+    this.redis.disconnect();
+  }
+}
