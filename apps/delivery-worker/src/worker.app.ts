@@ -1,0 +1,14 @@
+import { INestApplicationContext, NestApplicationOptions } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { WorkerAppConfig } from '@app/config';
+import { WorkerModule } from './worker.module';
+
+/** The worker is its own process with no public HTTP: an application context only. */
+export async function createWorkerApp(
+  config: WorkerAppConfig,
+  options: Pick<NestApplicationOptions, 'logger'> = {},
+): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), options);
+  app.enableShutdownHooks();
+  return app;
+}
