@@ -1,16 +1,16 @@
 /**
  * Unit specs live beside the code; e2e specs in test/ boot the real apps against real Redis.
- * NestJS 12 and the OpenID libraries ship as ES modules only: Jest (unlike Node >= 20.19)
- * cannot require() them, so ts-jest compiles them to CommonJS along with our code.
+ * NestJS 12, the OpenID libraries and several of their dependencies ship as ES modules only:
+ * Jest (unlike Node >= 20.19) cannot require() them, so test/jest/esm-transformer.js compiles
+ * every ES-module dependency to CommonJS and passes CommonJS ones through.
  */
-const ESM_PACKAGES = ['@nestjs', 'openid-client', 'oauth4webapi', 'jose', 'oidc-provider'];
 
 const shared = {
   moduleFileExtensions: ['js', 'mjs', 'json', 'ts'],
   rootDir: '.',
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': ['<rootDir>/test/jest/esm-transformer.js', { tsconfig: 'tsconfig.spec.json' }] },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
+  transformIgnorePatterns: [],
   moduleNameMapper: { '^@app/(config|queue|leads|wegroup)(|/.*)$': '<rootDir>/libs/$1/src$2' },
 };
 

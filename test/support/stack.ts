@@ -1,0 +1,170 @@
+import { INestApplicationContext, LogLevel } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from '@app/config';
+import { keyPrefix, LEADS_QUEUE } from '@app/queue';
+import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
+import { createWorkerApp } from '../../apps/delivery-worker/src/worker.app';
+import { createSandboxApp } from '../../apps/wegroup-sandbox/src/sandbox.app';
+import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './redis-keys';
+import { waitFor } from './wait';
+
+export const INTAKE_KEY = 'test-intake-key-0123456789';
+export const OTHER_SOURCE_KEY = 'other-intake-key-0123456789';
+/** Errors only: a passing run stays quiet, a failing one still says why. */
+export const TEST_LOGGER: LogLevel[] = ['error'];
+export const OPS = { username: 'ops', password: 'ops-test-password' };
+
+export interface StartedSandbox {
+  url: string;
+  app: NestFastifyApplication;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(): Promise<StartedSandbox> {
+  const app = await createSandboxApp({ logger: TEST_LOGGER });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { url, app, close: () => app.close() };
+}
+
+/** Talks to the sandbox's control API over HTTP, as any client would. */
+export class SandboxControl {
+  constructor(private readonly url: string) {}
+
+  async fault(rule: Record<string, unknown>): Promise<void> {
+    const response = await fetch(`${this.url}/_sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(rule),
+    });
+    if (!response.ok) throw new Error(`sandbox refused fault rule: ${response.status} ${await response.text()}`);
+  }
+
+  async requests(distributionId: string): Promise<Array<Record<string, any>>> {
+    const response = await fetch(`${this.url}/_sandbox/requests?distribution_id=${encodeURIComponent(distributionId)}`);
+    return ((await response.json()) as { requests: Array<Record<string, any>> }).requests;
+  }
+
+  async token(token: string, scopes: string[], scheme: 'apikey' | 'bearer' = 'apikey'): Promise<void> {
+    const response = await fetch(`${this.url}/_sandbox/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scheme, token, scopes }),
+    });
+    if (!response.ok) throw new Error(`sandbox refused token: ${response.status}`);
+  }
+}
+
+export interface StackOptions {
+  name: string;
+  sandboxUrl: string;
+  env?: Record<string, string>;
+  worker?: boolean;
+}
+
+/** The real intake-api and delivery-worker, in this process, on a QUEUE_PREFIX of their own. */
+export class Stack {
+  readonly queuePrefix: string;
+  intake!: NestFastifyApplication;
+  worker?: INestApplicationContext;
+  url!: string;
+  readonly env: Record<string, string>;
+  private readonly queue: Queue;
+  private readonly redis: Redis;
+
+  constructor(private readonly options: StackOptions) {
+    this.queuePrefix = uniqueQueuePrefix(options.name);
+    this.env = {
+      REDIS_URL,
+      QUEUE_PREFIX: this.queuePrefix,
+      WEGROUP_ENV: 'sandbox',
+      WEGROUP_API_URL: options.sandboxUrl,
+      WEGROUP_API_TOKEN: SANDBOX_DEFAULTS.apiToken,
+      INTAKE_API_KEYS: `test-crm:${INTAKE_KEY},other-crm:${OTHER_SOURCE_KEY}`,
+      OPS_USERNAME: OPS.username,
+      OPS_PASSWORD: OPS.password,
+      DELIVERY_BACKOFF_MS: '100',
+      WORKER_CONCURRENCY: '10',
+      ...options.env,
+    };
+    this.redis = new Redis(REDIS_URL);
+    this.queue = new Queue(LEADS_QUEUE, { connection: this.redis, prefix: keyPrefix(this.queuePrefix) });
+  }
+
+  async start(): Promise<this> {
+    this.intake = await createIntakeApp(readIntakeAppConfig(this.env), { logger: TEST_LOGGER });
+    await this.intake.listen(0, '127.0.0.1');
+    this.url = (await this.intake.getUrl()).replace('[::1]', '127.0.0.1');
+    if (this.options.worker !== false) await this.startWorker();
+    return this;
+  }
+
+  async startWorker(): Promise<INestApplicationContext> {
+    this.worker = await createWorkerApp(readWorkerAppConfig(this.env), { logger: TEST_LOGGER });
+    return this.worker;
+  }
+
+  async stopWorker(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+  }
+
+  async postLead(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${this.url}/v1/leads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': INTAKE_KEY, ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  async lead(id: string, key = INTAKE_KEY): Promise<Record<string, any>> {
+    const response = await fetch(`${this.url}/v1/leads/${id}`, { headers: { 'x-api-key': key } });
+    return { http_status: response.status, ...((await response.json()) as object) };
+  }
+
+  /** Waits until the lead reaches one of the given statuses. */
+  async waitForStatus(id: string, statuses: string[], timeoutMs = 20_000): Promise<Record<string, any>> {
+    return waitFor(`lead ${id} to be ${statuses.join('/')}`, async () => {
+      const lead = await this.lead(id);
+      return statuses.includes(lead.status) ? lead : undefined;
+    }, { timeoutMs });
+  }
+
+  /** Until nothing is waiting, delayed or active (twenty's wait-for-all-jobs idea). */
+  async waitUntilDrained(timeoutMs = 30_000): Promise<void> {
+    await waitFor('the queue to drain', async () => {
+      const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+      return Object.values(counts).every((n) => n === 0);
+    }, { timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorker();
+    await this.intake?.close();
+    await this.queue.close();
+    this.redis.disconnect();
+    await deleteKeys(this.queuePrefix);
+  }
+}
+
+export function lead(overrides: Record<string, unknown> = {}, prospect: Record<string, unknown> = {}): Record<string, any> {
+  return {
+    origin: 'CRM',
+    backref: 'https://crm.example.com/prospects/1',
+    prospect: {
+      first_name: 'Foo',
+      last_name: 'Bar',
+      callbacks: ['https://crm.example.com/wegroup/callback'],
+      external_ref: { external_ref: '123', external_ref_company: 'company' },
+      risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
+      ...prospect,
+    },
+    ...overrides,
+  };
+}
+
+export function distributionId(): string {
+  return `dist-${Math.random().toString(16).slice(2, 12)}`;
+}
