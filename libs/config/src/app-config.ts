@@ -106,7 +106,9 @@ export function readDefaultDistributionId(env: Env): string {
 export function readWeGroupConfig(env: Env): WeGroupConfig {
   const wgEnv = oneOf(env, 'WEGROUP_ENV', WEGROUP_ENVIRONMENTS, 'sandbox');
   const sandbox = wgEnv === 'sandbox';
-  const apiUrl = url(env, 'WEGROUP_API_URL', WEGROUP_API_HOSTS[wgEnv], ['http:', 'https:']);
+  // In sandbox mode the base is our stand-in, wherever it runs (compose names it by service).
+  const envBase = sandbox ? url(env, 'WEGROUP_SANDBOX_URL', WEGROUP_API_HOSTS.sandbox, ['http:', 'https:']) : WEGROUP_API_HOSTS[wgEnv];
+  const apiUrl = url(env, 'WEGROUP_API_URL', envBase, ['http:', 'https:']);
   const apiTokenScopes = readScopes(env, 'WEGROUP_API_TOKEN_SCOPES', ['leads:write']);
   for (const scope of apiTokenScopes) {
     if (!(API_TOKEN_SCOPES as readonly string[]).includes(scope)) {

@@ -1,0 +1,35 @@
+# One image for all three apps: intake-api (default), delivery-worker and wegroup-sandbox.
+# Pick another app by overriding the command, e.g. `node dist/apps/delivery-worker/main.js`.
+
+############################
+# build: full deps, compile
+############################
+FROM node:20-bookworm-slim AS build
+# No install-time analytics ping from @scarf/scarf (a transitive dependency).
+ENV SCARF_ANALYTICS=false
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+COPY . .
+RUN npm run build
+
+############################
+# runtime: prod deps + dist
+############################
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    SCARF_ANALYTICS=false
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# Owned by root, read-only for the app user.
+COPY --from=build /app/dist ./dist
+
+USER node
+EXPOSE 3000
+CMD ["node", "dist/apps/intake-api/main.js"]

@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm start`: the whole local stack without Docker (Redis must be running).
+ *
+ * 1. builds dist/ if an app's main.js is missing;
+ * 2. checks that Redis answers (scripts/require-redis.js);
+ * 3. runs the WeGroup sandbox, the intake API and the delivery worker as child processes,
+ *    with demo defaults for every variable that is not already set, and their output
+ *    prefixed [sandbox], [api], [worker];
+ * 4. Ctrl-C / SIGTERM is forwarded once to every child; the script exits when all have exited.
+ *    If one child dies on its own, the others are stopped and the script exits non-zero.
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ROOT = path.resolve(__dirname, '..');
+const IS_WINDOWS = process.platform === 'win32';
+/** Past this, children still running after a stop request are killed outright. */
+const STOP_TIMEOUT_MS = 40_000;
+
+const DEMO = {
+  apiKey: 'demo-intake-key-0123456789',
+  opsUsername: 'ops',
+  opsPassword: 'ops-password-change-me',
+};
+
+const APPS = [
+  { name: 'sandbox', main: 'dist/apps/wegroup-sandbox/main.js' },
+  { name: 'api', main: 'dist/apps/intake-api/main.js' },
+  { name: 'worker', main: 'dist/apps/delivery-worker/main.js' },
+];
+
+function log(line) {
+  process.stdout.write(`[stack] ${line}\n`);
+}
+
+function isSet(env, name) {
+  return env[name] !== undefined && env[name].trim() !== '';
+}
+
+/** The environment for the children: the caller's, plus demo defaults for what it lacks. */
+function buildEnv() {
+  const env = { ...process.env };
+  const defaults = {};
+  const fill = (name, value) => {
+    if (!isSet(env, name)) {
+      env[name] = value;
+      defaults[name] = true;
+    }
+  };
+  fill('PORT', '3000');
+  fill('SANDBOX_PORT', '3100');
+  fill('REDIS_URL', 'redis://127.0.0.1:6379');
+  fill('QUEUE_PREFIX', 'wg');
+  fill('INTAKE_API_KEYS', `demo-crm:${DEMO.apiKey}`);
+  fill('OPS_USERNAME', DEMO.opsUsername);
+  fill('OPS_PASSWORD', DEMO.opsPassword);
+  fill('WEGROUP_ENV', 'sandbox');
+  // Only aim at the local sandbox when the caller did not pick a real WeGroup environment.
+  if (env.WEGROUP_ENV.trim() === 'sandbox') fill('WEGROUP_SANDBOX_URL', `http://127.0.0.1:${env.SANDBOX_PORT.trim()}`);
+  return { env, defaults };
+}
+
+function runSync(command, args, env) {
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: 'inherit', shell: IS_WINDOWS && command === 'npm' });
+  if (result.error) {
+    process.stderr.write(`[stack] could not run ${command}: ${result.error.message}\n`);
+    return 1;
+  }
+  return result.status === null ? 1 : result.status;
+}
+
+function printBanner(env, defaults) {
+  const base = `http://localhost:${env.PORT.trim()}`;
+  const lines = [
+    '',
+    `  Swagger UI    ${base}/docs`,
+    `  Ops dashboard ${base}/ops/queues` +
+      (defaults.OPS_USERNAME && defaults.OPS_PASSWORD
+        ? `  (user ${DEMO.opsUsername}, password ${DEMO.opsPassword})`
+        : '  (OPS_USERNAME / OPS_PASSWORD)'),
+    defaults.INTAKE_API_KEYS
+      ? `  Demo API key  X-API-Key: ${DEMO.apiKey}  (source demo-crm)`
+      : '  API keys      from INTAKE_API_KEYS (header X-API-Key)',
+    `  WeGroup       ${env.WEGROUP_ENV.trim()}` + (env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL ? ` at ${(env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL).trim()}` : ''),
+    `  Redis         ${env.REDIS_URL.trim().replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')}`,
+    '',
+    '  Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** Copies a child's stream to ours, one prefixed line at a time. */
+function pipeWithPrefix(stream, out, prefix) {
+  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  lines.on('line', (line) => out.write(`${prefix} ${line}\n`));
+}
+
+function main() {
+  const missing = APPS.filter((app) => !fs.existsSync(path.join(ROOT, app.main)));
+  if (missing.length > 0) {
+    log(`${missing.map((app) => app.main).join(', ')} missing: running npm run build`);
+    const status = runSync('npm', ['run', 'build'], process.env);
+    if (status !== 0) {
+      process.stderr.write(`[stack] npm run build failed (exit ${status})\n`);
+      process.exit(status);
+    }
+    const stillMissing = APPS.filter((app) => !fs.existsSync(path.join(ROOT, app.main)));
+    if (stillMissing.length > 0) {
+      process.stderr.write(`[stack] the build did not produce ${stillMissing.map((app) => app.main).join(', ')}\n`);
+      process.exit(1);
+    }
+  }
+
+  const { env, defaults } = buildEnv();
+
+  // require-redis prints its own one-line explanation.
+  if (runSync(process.execPath, [path.join(__dirname, 'require-redis.js')], env) !== 0) process.exit(1);
+
+  printBanner(env, defaults);
+
+  const children = new Map();
+  let stopping = false;
+  let failed = false;
+  let forceTimer;
+
+  const stopAll = (signal) => {
+    for (const child of children.values()) {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    }
+  };
+
+  const requestStop = (signal) => {
+    if (stopping) {
+      log(`${signal} again: killing what is left`);
+      stopAll('SIGKILL');
+      return;
+    }
+    stopping = true;
+    stopAll(signal);
+    forceTimer = setTimeout(() => {
+      log(`still running after ${STOP_TIMEOUT_MS / 1000} s: killing what is left`);
+      stopAll('SIGKILL');
+    }, STOP_TIMEOUT_MS);
+    forceTimer.unref();
+  };
+
+  for (const app of APPS) {
+    const child = spawn(process.execPath, [app.main], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: a terminal Ctrl-C reaches only us, and we forward it exactly once
+      // (a second SIGINT would cut Nest's graceful shutdown short).
+      detached: !IS_WINDOWS,
+    });
+    const prefix = `[${app.name}]`;
+    pipeWithPrefix(child.stdout, process.stdout, prefix);
+    pipeWithPrefix(child.stderr, process.stderr, prefix);
+    children.set(app.name, child);
+
+    child.on('error', (error) => {
+      process.stderr.write(`[stack] could not start ${app.name}: ${error.message}\n`);
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(app.name);
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      if (!stopping) {
+        failed = true;
+        process.stderr.write(`[stack] ${app.name} exited unexpectedly (${how}); stopping the others\n`);
+        requestStop('SIGTERM');
+      } else {
+        const clean = code === 0 || (signal !== null && signal !== 'SIGKILL');
+        if (!clean) failed = true;
+        log(`${app.name} stopped (${how})`);
+      }
+      if (children.size === 0) {
+        clearTimeout(forceTimer);
+        process.exitCode = failed ? 1 : 0;
+      }
+    });
+  }
+
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  process.on('SIGHUP', () => requestStop('SIGTERM'));
+  // Last resort if this script itself dies of an error: do not leave detached children behind.
+  process.on('exit', () => stopAll('SIGKILL'));
+}
+
+main();
