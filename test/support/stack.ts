@@ -85,7 +85,7 @@ export class Stack {
       INTAKE_API_KEYS: `test-crm:${INTAKE_KEY},other-crm:${OTHER_SOURCE_KEY}`,
       OPS_USERNAME: OPS.username,
       OPS_PASSWORD: OPS.password,
-      DELIVERY_BACKOFF_MS: '100',
+      DELIVERY_RETRY_SCHEDULE: '0.1,0.1,0.1',
       WORKER_CONCURRENCY: '10',
       ...options.env,
     };

@@ -1,9 +1,11 @@
 import { ConfigService } from '@nestjs/config';
-import { Job, UnrecoverableError } from 'bullmq';
+import { Job, Queue, UnrecoverableError } from 'bullmq';
+import type Redis from 'ioredis';
+import { Admission, CircuitBreaker } from '@app/queue';
 import { readWorkerAppConfig, WorkerAppConfig } from '@app/config';
 import { DeliverLeadJobData, DeliveryResult } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
-import { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 
 function fakeJob(attemptsMade = 0) {
   const data: DeliverLeadJobData = {
@@ -12,16 +14,31 @@ function fakeJob(attemptsMade = 0) {
     distribution_id: 'dist-1',
     received_at: '2026-01-01T00:00:00.000Z',
     lead: { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } },
+    body_hash: 'hash',
   };
   const log = jest.fn().mockResolvedValue(1);
   return { job: { id: 'lead-1', data, attemptsMade, log } as unknown as Job<DeliverLeadJobData, DeliveryResult>, log };
 }
 
-function processorWith(pushLead: WeGroupClient['pushLead']) {
-  const config = readWorkerAppConfig({ WEGROUP_API_URL: 'http://wegroup.test' });
+function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }) {
+  const config = readWorkerAppConfig({ WEGROUP_API_URL: 'http://wegroup.test', DELIVERY_RETRY_SCHEDULE: '5,300' });
   const configService = { get: (key: keyof typeof config) => config[key] } as unknown as ConfigService<WorkerAppConfig, true>;
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
-  return { processor: new LeadDeliveryProcessor(configService, client, new ApiTokenAuthProvider('tok', ['leads:write'])), client };
+  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined) };
+  const breaker = {
+    admit: jest.fn().mockResolvedValue(admission),
+    recordSuccess: jest.fn().mockResolvedValue(undefined),
+    recordFailure: jest.fn().mockResolvedValue(null),
+  };
+  const processor = new LeadDeliveryProcessor(
+    configService,
+    client,
+    new ApiTokenAuthProvider('tok', ['leads:write']),
+    {} as Redis,
+    queue as unknown as Queue,
+    breaker as unknown as CircuitBreaker,
+  );
+  return { processor, client, queue, breaker };
 }
 
 const loggedAttempt = (log: jest.Mock) => JSON.parse(log.mock.calls[0][0] as string);
@@ -35,15 +52,52 @@ describe('LeadDeliveryProcessor', () => {
     expect(loggedAttempt(log)).toMatchObject({ attempt: 1, outcome: 'delivered', status_code: 201, error: null });
   });
 
-  it('rethrows a transient failure so BullMQ retries it, and logs the attempt', async () => {
-    const { processor } = processorWith(async () => {
+  it('rethrows a transient failure with the scheduled delay, logs it and counts it for the breaker', async () => {
+    const { processor, breaker, queue } = processorWith(async () => {
       throw new WeGroupError('WeGroup answered 503', 'transient', 503, 'busy');
     });
-    const { job, log } = fakeJob(2);
+    const { job, log } = fakeJob(1);
     const failure = processor.process(job);
+    await expect(failure).rejects.toBeInstanceOf(RetryableDeliveryError);
     await expect(failure).rejects.toThrow('WeGroup answered 503');
-    await expect(failure).rejects.not.toBeInstanceOf(UnrecoverableError);
-    expect(loggedAttempt(log)).toMatchObject({ attempt: 3, outcome: 'transient', status_code: 503, body: 'busy' });
+    const { delayMs } = (await failure.catch((error: RetryableDeliveryError) => error)) as RetryableDeliveryError;
+    expect(delayMs).toBeGreaterThanOrEqual(240_000);
+    expect(delayMs).toBeLessThanOrEqual(360_000);
+    expect(loggedAttempt(log)).toMatchObject({ attempt: 2, outcome: 'transient', status_code: 503, body: 'busy', next_delay_ms: delayMs });
+    expect(breaker.recordFailure).toHaveBeenCalledWith(false);
+    expect(queue.rateLimit).not.toHaveBeenCalled();
+  });
+
+  it('logs no next attempt after the last one', async () => {
+    const { processor } = processorWith(async () => {
+      throw new WeGroupError('WeGroup answered 502', 'transient', 502);
+    });
+    const { job, log } = fakeJob(2);
+    await expect(processor.process(job)).rejects.toThrow('WeGroup answered 502');
+    expect(loggedAttempt(log)).toMatchObject({ attempt: 3, next_delay_ms: null });
+  });
+
+  it('on a 429 pauses the whole queue for Retry-After and keeps the attempt', async () => {
+    const { processor, queue, breaker } = processorWith(async () => {
+      throw new WeGroupError('WeGroup rate-limited the request (429)', 'transient', 429, null, 2_000);
+    });
+    const { job, log } = fakeJob();
+    const updateData = jest.fn().mockResolvedValue(undefined);
+    Object.assign(job, { updateData });
+    await expect(processor.process(job)).rejects.toThrow('bullmq:rateLimitExceeded');
+    expect(queue.rateLimit).toHaveBeenCalledWith(2_000);
+    expect(updateData).toHaveBeenCalledWith(expect.objectContaining({ rate_limited_ms: 2_000 }));
+    expect(loggedAttempt(log)).toMatchObject({ outcome: 'rate_limited', status_code: 429, next_delay_ms: 2_000 });
+    expect(breaker.recordFailure).not.toHaveBeenCalled();
+  });
+
+  it('holds a lead back without calling WeGroup while the circuit is open', async () => {
+    const { processor, client, queue } = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, waitMs: 5_000 });
+    const { job, log } = fakeJob();
+    await expect(processor.process(job)).rejects.toThrow('bullmq:rateLimitExceeded');
+    expect(queue.rateLimit).toHaveBeenCalledWith(5_000);
+    expect(client.pushLead).not.toHaveBeenCalled();
+    expect(log).not.toHaveBeenCalled();
   });
 
   it('turns a permanent failure into UnrecoverableError carrying the reason', async () => {

@@ -1,74 +1,167 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { WorkerAppConfig } from '@app/config';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult } from '@app/leads';
-import { createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
+import {
+  attemptsFor,
+  checkEvictionPolicy,
+  CircuitBreaker,
+  DEFAULT_RATE_LIMIT_PAUSE_MS,
+  keyPrefix,
+  LEADS_QUEUE,
+  RETRY_SCHEDULE_BACKOFF,
+  retryDelayMs,
+} from '@app/queue';
 import { WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
+import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
+
+/** A transient failure; BullMQ's backoff strategy reads the delay the processor chose and logged. */
+export class RetryableDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = 'RetryableDeliveryError';
+  }
+}
+
+/**
+ * BullMQ only enforces a manual rate limit (our 429 and circuit-breaker pauses) when the
+ * worker has a limiter; this one is far above any real throughput, so it never limits alone.
+ */
+const LIMITER = { max: 1_000_000, duration: 1_000 };
+
+type AttemptOutcome = Pick<AttemptRecord, 'outcome' | 'status_code' | 'error' | 'body' | 'next_delay_ms'>;
 
 /**
  * Consumes the leads queue and pushes each lead to WeGroup. Every failure is classified:
- * transient ones are rethrown so BullMQ retries them on the backoff schedule, permanent ones
- * end the job as UnrecoverableError carrying the reason. Nothing is swallowed.
+ * transient ones are rethrown so BullMQ retries them on the schedule, permanent ones end the
+ * job as UnrecoverableError carrying the reason, and a 429 pauses the whole queue without
+ * spending the lead's attempt. Nothing is swallowed.
  */
 @Injectable()
 export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(LeadDeliveryProcessor.name);
-  private worker?: Worker<DeliverLeadJobData, DeliveryResult>;
-  private redis?: Redis;
   private readonly config: WorkerAppConfig;
+  private readonly attempts: number;
+  private worker?: Worker<DeliverLeadJobData, DeliveryResult>;
 
   constructor(
     config: ConfigService<WorkerAppConfig, true>,
     private readonly client: WeGroupClient,
     @Inject(WEGROUP_AUTH_PROVIDER) private readonly auth: WeGroupAuthProvider,
+    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    private readonly breaker: CircuitBreaker,
   ) {
     this.config = {
       redis: config.get('redis', { infer: true }),
       wegroup: config.get('wegroup', { infer: true }),
       delivery: config.get('delivery', { infer: true }),
     };
+    this.attempts = attemptsFor(this.config.delivery.retry);
   }
 
   onApplicationBootstrap(): void {
+    const { redis: redisConfig, delivery } = this.config;
+    void checkEvictionPolicy(this.redis, this.logger);
     this.worker = new Worker<DeliverLeadJobData, DeliveryResult>(LEADS_QUEUE, (job) => this.process(job), {
-      connection: (this.redis = createRedis(this.config.redis, 'worker', 'delivery-worker')),
-      prefix: keyPrefix(this.config.redis.queuePrefix),
-      concurrency: this.config.delivery.concurrency,
+      connection: this.redis,
+      prefix: keyPrefix(redisConfig.queuePrefix),
+      concurrency: delivery.concurrency,
+      limiter: LIMITER,
+      lockDuration: delivery.lockMs,
+      stalledInterval: delivery.lockMs,
+      // A lead whose worker died mid-delivery is retried, not failed: the stall is ours, not WeGroup's.
+      maxStalledCount: this.attempts,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
+          type === RETRY_SCHEDULE_BACKOFF && error instanceof RetryableDeliveryError
+            ? error.delayMs
+            : retryDelayMs(delivery.retry, attemptsMade, null),
+      },
     });
     this.worker.on('error', (error) => this.logger.warn(`Worker error: ${error.message}`));
-    this.logger.log(`Delivering leads to ${this.config.wegroup.apiUrl} with concurrency ${this.config.delivery.concurrency}`);
+    this.logger.log(`Delivering leads to ${this.config.wegroup.apiUrl} with concurrency ${delivery.concurrency}`);
   }
 
-  /** Finishes in-flight deliveries (each bounded by WEGROUP_TIMEOUT_MS) and takes no new ones. */
+  /**
+   * SIGTERM: take no new leads, give in-flight deliveries `WORKER_SHUTDOWN_TIMEOUT_MS` to
+   * finish, then let go of the rest; their locks expire and another worker delivers them.
+   */
   async onModuleDestroy(): Promise<void> {
-    await this.worker?.close();
-    // BullMQ leaves a connection it was handed open; it is ours to close.
-    this.redis?.disconnect();
+    if (!this.worker) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.config.delivery.shutdownTimeoutMs);
+    });
+    const finished = this.worker.close().then(() => false);
+    if (await Promise.race([finished, timedOut])) {
+      this.logger.warn('In-flight deliveries did not finish in time; they will be picked up again by another worker');
+      await this.worker.close(true);
+    }
+    clearTimeout(timer);
   }
 
   async process(job: Job<DeliverLeadJobData, DeliveryResult>): Promise<DeliveryResult> {
     const { lead_id: leadId, distribution_id: distributionId, lead } = job.data;
+    const admission = await this.breaker.admit();
+    if (!admission.ok) return this.holdBack(admission.waitMs);
+
     const attempt = job.attemptsMade + 1;
     const started = Date.now();
-    const record = (entry: Pick<AttemptRecord, 'outcome' | 'status_code' | 'error' | 'body'>) =>
-      job.log(JSON.stringify({ attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
+    const record = (entry: AttemptOutcome) =>
+      job.log(JSON.stringify({ kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
 
     try {
       const credentials = await this.auth.credentialsFor(distributionId);
       const result = await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials);
-      await record({ outcome: 'delivered', status_code: result.statusCode, error: null, body: result.body });
+      await Promise.all([
+        record({ outcome: 'delivered', status_code: result.statusCode, error: null, body: result.body, next_delay_ms: null }),
+        this.breaker.recordSuccess(),
+      ]);
       this.logger.log(`Lead ${leadId} delivered on attempt ${attempt} (WeGroup ${result.statusCode})`);
       return { status_code: result.statusCode, lead_id: result.leadId, body: result.body };
     } catch (error) {
       const failure =
         error instanceof WeGroupError ? error : new WeGroupError(`Delivery failed unexpectedly (${(error as Error)?.name ?? 'error'})`, 'transient');
-      await record({ outcome: failure.kind, status_code: failure.statusCode, error: failure.message, body: failure.body });
+      const failed = { status_code: failure.statusCode, error: failure.message, body: failure.body };
       // The message may quote WeGroup's answer, which can echo lead data: log the status only.
       this.logger.warn(`Lead ${leadId} attempt ${attempt} failed (${failure.kind}, WeGroup status ${failure.statusCode ?? 'none'})`);
-      if (failure.kind === 'permanent') throw new UnrecoverableError(failure.message);
-      throw new Error(failure.message);
+
+      if (failure.kind === 'permanent') {
+        await record({ outcome: 'permanent', ...failed, next_delay_ms: null });
+        throw new UnrecoverableError(failure.message);
+      }
+      if (failure.rateLimited) {
+        const pauseMs = failure.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
+        const waited = job.data.rate_limited_ms ?? 0;
+        if (waited + pauseMs <= this.config.delivery.retry.maxRateLimitWaitMs) {
+          await record({ outcome: 'rate_limited', ...failed, next_delay_ms: pauseMs });
+          await job.updateData({ ...job.data, rate_limited_ms: waited + pauseMs });
+          return this.holdBack(pauseMs);
+        }
+        // Waited long enough on this lead: from here a 429 spends attempts like any transient failure.
+      }
+
+      const last = attempt >= this.attempts;
+      const delayMs = retryDelayMs(this.config.delivery.retry, attempt, failure.retryAfterMs);
+      await record({ outcome: 'transient', ...failed, next_delay_ms: last ? null : delayMs });
+      const openedForMs = await this.breaker.recordFailure(admission.probe);
+      if (openedForMs !== null) this.logger.warn(`Circuit opened after repeated transient failures: deliveries pause for ${openedForMs} ms`);
+      // A Retry-After on a 503 speaks for the whole service, not just this lead.
+      const pauseMs = Math.max(openedForMs ?? 0, failure.retryAfterMs ?? 0);
+      if (pauseMs > 0) await this.queue.rateLimit(pauseMs);
+      throw new RetryableDeliveryError(failure.message, delayMs);
     }
+  }
+
+  /** Puts the job back in the queue without spending an attempt, and pauses every worker. */
+  private async holdBack(ms: number): Promise<never> {
+    await this.queue.rateLimit(ms);
+    throw Worker.RateLimitError();
   }
 }

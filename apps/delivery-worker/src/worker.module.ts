@@ -1,11 +1,20 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
 import { WorkerAppConfig } from '@app/config';
+import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
 import { ApiTokenAuthProvider, WEGROUP_AUTH_PROVIDER, WeGroupHttpModule } from '@app/wegroup';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 @Module({})
-export class WorkerModule {
+export class WorkerModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(WORKER_QUEUE) private readonly queue: Queue,
+    @Inject(WORKER_REDIS) private readonly redis: Redis,
+  ) {}
+
   static forRoot(config: WorkerAppConfig): DynamicModule {
     return {
       module: WorkerModule,
@@ -15,8 +24,26 @@ export class WorkerModule {
       ],
       providers: [
         { provide: WEGROUP_AUTH_PROVIDER, useValue: new ApiTokenAuthProvider(config.wegroup.apiToken, config.wegroup.apiTokenScopes) },
+        { provide: WORKER_REDIS, useFactory: () => createRedis(config.redis, 'worker', 'delivery-worker') },
+        {
+          provide: WORKER_QUEUE,
+          inject: [WORKER_REDIS],
+          useFactory: (redis: Redis) => new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) }),
+        },
+        {
+          provide: CircuitBreaker,
+          inject: [WORKER_REDIS],
+          useFactory: (redis: Redis) => new CircuitBreaker(redis, config.redis.queuePrefix, config.delivery.breaker),
+        },
         LeadDeliveryProcessor,
       ],
     };
+  }
+
+  /** Runs after the processor closed its Worker (onModuleDestroy). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    // BullMQ leaves a connection it was handed open; it is ours to close.
+    this.redis.disconnect();
   }
 }

@@ -9,11 +9,14 @@ import { checkEvictionPolicy, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIn
 import { ProblemFilter } from './common/problem.filter';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
 import { HealthController } from './health/health.controller';
-import { INTAKE_API_KEYS, INTAKE_REDIS, LEAD_QUEUE } from './intake.tokens';
+import { INTAKE_API_KEYS, INTAKE_REDIS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { LeadIntakeController } from './leads/lead-intake.controller';
 import { LeadIntakeService } from './leads/lead-intake.service';
 import { LeadStatusService } from './leads/lead-status.service';
+import { LeadOpsController } from './ops/lead-ops.controller';
+import { LeadOpsService } from './ops/lead-ops.service';
+import { OpsAuthGuard } from './ops/ops-auth.guard';
 
 @Module({})
 export class IntakeModule implements OnApplicationShutdown {
@@ -28,11 +31,12 @@ export class IntakeModule implements OnApplicationShutdown {
     return {
       module: IntakeModule,
       imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }), TerminusModule],
-      controllers: [LeadIntakeController, HealthController],
+      controllers: [LeadIntakeController, LeadOpsController, HealthController],
       providers: [
         { provide: APP_PIPE, useClass: StrictValidationPipe },
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: INTAKE_API_KEYS, useValue: config.intake.apiKeys },
+        { provide: OPS_CREDENTIALS, useValue: config.intake.ops },
         {
           provide: INTAKE_REDIS,
           useFactory: async () => {
@@ -51,6 +55,8 @@ export class IntakeModule implements OnApplicationShutdown {
           },
         },
         ApiKeyGuard,
+        OpsAuthGuard,
+        LeadOpsService,
         LeadIntakeService,
         LeadStatusService,
         RedisHealthIndicator,

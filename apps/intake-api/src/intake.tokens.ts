@@ -1,3 +1,4 @@
 export const INTAKE_API_KEYS = Symbol('INTAKE_API_KEYS');
 export const LEAD_QUEUE = Symbol('LEAD_QUEUE');
 export const INTAKE_REDIS = Symbol('INTAKE_REDIS');
+export const OPS_CREDENTIALS = Symbol('OPS_CREDENTIALS');

@@ -24,10 +24,18 @@ describe('configuration', () => {
       distributionId: SANDBOX_DEFAULTS.distributionId,
       timeoutMs: 15000,
     });
-    expect(worker.delivery).toEqual({ concurrency: 50, attempts: 8, backoffMs: 5000 });
+    expect(worker.delivery).toEqual({
+      concurrency: 50,
+      retry: { scheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000], maxRateLimitWaitMs: 21_600_000 },
+      lockMs: 30_000,
+      shutdownTimeoutMs: 25_000,
+      breaker: { threshold: 20, cooldownMs: 60_000 },
+    });
     const intake = readIntakeAppConfig(intakeEnv);
     expect(intake.intake.port).toBe(3000);
     expect(intake.intake.apiKeys.get('acme-key-0123456789abcdef')).toBe('acme');
+    expect(intake.retention).toEqual({ deliveredDays: 7, failedDays: 30, idempotencyTtlSeconds: 86_400 });
+    expect(readWorkerAppConfig({ DELIVERY_RETRY_SCHEDULE: '0.5, 2,10' }).delivery.retry.scheduleMs).toEqual([500, 2000, 10000]);
   });
 
   it('picks the WeGroup host from WEGROUP_ENV unless WEGROUP_API_URL overrides it', () => {
@@ -47,6 +55,7 @@ describe('configuration', () => {
     [{ WEGROUP_API_TOKEN_SCOPES: 'leads:write,leads:delete' }, 'WEGROUP_API_TOKEN_SCOPES has unknown scope "leads:delete"'],
     [{ WORKER_CONCURRENCY: 'many' }, 'WORKER_CONCURRENCY must be a whole number, got "many"'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY must be between 1 and 1000, got 0'],
+    [{ DELIVERY_RETRY_SCHEDULE: '5,soon' }, 'DELIVERY_RETRY_SCHEDULE must be comma-separated seconds'],
     [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL must use one of redis:, rediss:'],
     [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX may hold only'],
     [{ WEGROUP_DISTRIBUTION_ID: '../x' }, 'WEGROUP_DISTRIBUTION_ID may hold only'],
@@ -61,6 +70,7 @@ describe('configuration', () => {
     [{ ...intakeEnv, INTAKE_API_KEYS: 'a:k-0123456789abcdef,b:k-0123456789abcdef' }, 'used twice'],
     [{ ...intakeEnv, OPS_USERNAME: undefined }, 'OPS_USERNAME is required'],
     [{ ...intakeEnv, OPS_PASSWORD: 'short' }, 'OPS_PASSWORD must be at least 8 characters'],
+    [{ ...intakeEnv, IDEMPOTENCY_TTL_SECONDS: String(8 * 86_400) }, 'IDEMPOTENCY_TTL_SECONDS must not exceed'],
     [{ ...intakeEnv, PORT: '70000' }, 'PORT must be between 1 and 65535'],
   ])('stops the intake with one line naming the variable: %j', (env, message) => {
     const error = errorOf(() => readIntakeAppConfig(env));

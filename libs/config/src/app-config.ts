@@ -17,10 +17,31 @@ export interface WeGroupConfig {
   timeoutMs: number;
 }
 
+/** Svix's schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts). */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+/** How leads are retried; shared by the intake (attempt budget) and the worker (delays). */
+export interface RetryConfig {
+  /** Delay before each retry, in ms; attempts = length + 1. */
+  scheduleMs: number[];
+  /** A 429 pauses deliveries without spending an attempt, up to this much waiting per lead. */
+  maxRateLimitWaitMs: number;
+}
+
 export interface DeliveryConfig {
   concurrency: number;
-  attempts: number;
-  backoffMs: number;
+  retry: RetryConfig;
+  /** BullMQ lock; a worker that dies loses its jobs to another after about this long. */
+  lockMs: number;
+  /** On SIGTERM, in-flight deliveries get this long to finish before the worker lets go. */
+  shutdownTimeoutMs: number;
+  breaker: { threshold: number; cooldownMs: number };
+}
+
+export interface RetentionConfig {
+  deliveredDays: number;
+  failedDays: number;
+  idempotencyTtlSeconds: number;
 }
 
 export interface IntakeConfig {
@@ -34,8 +55,9 @@ export interface IntakeAppConfig {
   redis: RedisConfig;
   intake: IntakeConfig;
   defaultDistributionId: string;
-  /** The intake sets the retry budget on each job it enqueues. */
-  delivery: DeliveryConfig;
+  /** The intake sets the attempt budget and retention on each job it enqueues. */
+  retry: RetryConfig;
+  retention: RetentionConfig;
 }
 
 export interface WorkerAppConfig {
@@ -49,7 +71,8 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
     redis: readRedisConfig(env),
     intake: readIntakeConfig(env),
     defaultDistributionId: readDefaultDistributionId(env),
-    delivery: readDeliveryConfig(env),
+    retry: readRetryConfig(env),
+    retention: readRetentionConfig(env),
   };
 }
 
@@ -128,12 +151,40 @@ export function readWeGroupConfig(env: Env): WeGroupConfig {
   };
 }
 
+export function readRetryConfig(env: Env): RetryConfig {
+  const entries = list(env, 'DELIVERY_RETRY_SCHEDULE', DEFAULT_RETRY_SCHEDULE_SECONDS.map(String));
+  const scheduleMs = entries.map((entry) => {
+    if (!/^\d+(\.\d+)?$/.test(entry) || Number(entry) > 7 * 86_400) {
+      throw new ConfigError('DELIVERY_RETRY_SCHEDULE', `must be comma-separated seconds (each at most 7 days), got "${entry}"`);
+    }
+    return Math.round(Number(entry) * 1000);
+  });
+  if (scheduleMs.length > 50) throw new ConfigError('DELIVERY_RETRY_SCHEDULE', 'may hold at most 50 retries');
+  return { scheduleMs, maxRateLimitWaitMs: integer(env, 'RATE_LIMIT_MAX_WAIT_SECONDS', 6 * 3600, 0, 7 * 86_400) * 1000 };
+}
+
 export function readDeliveryConfig(env: Env): DeliveryConfig {
   return {
     concurrency: integer(env, 'WORKER_CONCURRENCY', 50, 1, 1000),
-    attempts: integer(env, 'DELIVERY_ATTEMPTS', 8, 1, 100),
-    backoffMs: integer(env, 'DELIVERY_BACKOFF_MS', 5000, 1, 86_400_000),
+    retry: readRetryConfig(env),
+    lockMs: integer(env, 'DELIVERY_LOCK_MS', 30_000, 1_000, 600_000),
+    shutdownTimeoutMs: integer(env, 'WORKER_SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+    breaker: {
+      threshold: integer(env, 'CIRCUIT_BREAKER_THRESHOLD', 20, 1, 100_000),
+      cooldownMs: integer(env, 'CIRCUIT_BREAKER_COOLDOWN_MS', 60_000, 100, 3_600_000),
+    },
   };
+}
+
+export function readRetentionConfig(env: Env): RetentionConfig {
+  const deliveredDays = integer(env, 'DELIVERED_RETENTION_DAYS', 7, 1, 3650);
+  const failedDays = integer(env, 'FAILED_RETENTION_DAYS', 30, 1, 3650);
+  const idempotencyTtlSeconds = integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 30 * 86_400);
+  // A replayed key must find its lead: the lead may not be removed before the key expires.
+  if (idempotencyTtlSeconds > Math.min(deliveredDays, failedDays) * 86_400) {
+    throw new ConfigError('IDEMPOTENCY_TTL_SECONDS', 'must not exceed DELIVERED_RETENTION_DAYS or FAILED_RETENTION_DAYS');
+  }
+  return { deliveredDays, failedDays, idempotencyTtlSeconds };
 }
 
 export function readIntakeConfig(env: Env): IntakeConfig {

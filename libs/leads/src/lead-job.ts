@@ -24,6 +24,10 @@ export interface DeliverLeadJobData {
   distribution_id: string;
   received_at: string;
   lead: LeadBody;
+  /** SHA-256 of the request body, to tell an idempotent replay from a conflicting reuse of a key. */
+  body_hash: string;
+  /** Time this lead has spent paused by WeGroup's 429s (which do not spend attempts). */
+  rate_limited_ms?: number;
 }
 
 /** Job payloads by job name: producer and consumer both type against this map. */
@@ -42,14 +46,27 @@ export interface DeliveryResult {
   body: string | null;
 }
 
-/** One line of a lead's attempt log (stored as a BullMQ job log entry). */
+/** One delivery attempt in a lead's log (each entry is a BullMQ job log line). */
 export interface AttemptRecord {
+  kind: 'attempt';
   attempt: number;
   at: string;
   duration_ms: number;
-  outcome: 'delivered' | 'transient' | 'permanent';
+  /** `rate_limited`: WeGroup answered 429; the lead waits without spending the attempt. */
+  outcome: 'delivered' | 'transient' | 'permanent' | 'rate_limited';
   status_code: number | null;
   error: string | null;
   /** WeGroup's response body, truncated. */
   body: string | null;
+  /** The wait chosen before the next attempt; null when there is none. */
+  next_delay_ms: number | null;
 }
+
+/** Ops re-queued a failed lead with a fresh schedule. */
+export interface ReplayRecord {
+  kind: 'replayed';
+  at: string;
+  by: string;
+}
+
+export type LeadLogEntry = AttemptRecord | ReplayRecord;

@@ -5,7 +5,7 @@ export type LeadStatus = (typeof LEAD_STATUSES)[number];
  * A lead's status is read from its BullMQ job, never kept twice: the job state is the truth,
  * so retries from the dashboard or the API cannot leave the two out of step.
  */
-export function leadStatusFromJob(state: string, attemptsMade: number): LeadStatus {
+export function leadStatusFromJob(state: string, attempted: boolean): LeadStatus {
   switch (state) {
     case 'active':
       return 'delivering';
@@ -14,7 +14,7 @@ export function leadStatusFromJob(state: string, attemptsMade: number): LeadStat
     case 'failed':
       return 'failed';
     default:
-      // waiting, prioritized, delayed: a job that has already failed once is retrying.
-      return attemptsMade > 0 ? 'retrying' : 'queued';
+      // waiting, prioritized, delayed: a lead that has been tried before is retrying.
+      return attempted ? 'retrying' : 'queued';
   }
 }

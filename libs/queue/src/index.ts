@@ -1,3 +1,5 @@
 export * from './queue.constants';
 export * from './redis-connection';
 export * from './redis.health';
+export * from './retry-policy';
+export * from './circuit-breaker';

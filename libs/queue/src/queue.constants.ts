@@ -1,6 +1,3 @@
-import { JobsOptions } from 'bullmq';
-import { DeliveryConfig } from '@app/config';
-
 /**
  * The one queue leads travel through. Renaming it (or the job name) strands every job
  * already in Redis under the old name: drain the old queue first.
@@ -17,17 +14,4 @@ export const DELIVER_LEAD_JOB = 'deliver-lead' as const;
  */
 export function keyPrefix(queuePrefix: string): string {
   return `{${queuePrefix}}`;
-}
-
-export const DAY_SECONDS = 86_400;
-
-/** Options every lead delivery job gets; the job id is the lead id. */
-export function deliveryJobOptions(delivery: DeliveryConfig): JobsOptions {
-  return {
-    attempts: delivery.attempts,
-    backoff: { type: 'exponential', delay: delivery.backoffMs },
-    // Finished jobs are the lead's status record; keep them for ops and the status API.
-    removeOnComplete: { age: 7 * DAY_SECONDS },
-    removeOnFail: { age: 30 * DAY_SECONDS },
-  };
 }

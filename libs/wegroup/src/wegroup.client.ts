@@ -5,7 +5,7 @@ import { firstValueFrom } from 'rxjs';
 import { authorizationHeader, WeGroupCredentials } from './auth/wegroup-auth';
 import { leadEndpoint } from './hosts';
 import { grants, PUSH_LEAD_SCOPE } from './scopes';
-import { classifyStatus, describeNetworkError, describeStatus, truncate, WeGroupError } from './wegroup.errors';
+import { classifyStatus, describeNetworkError, describeStatus, parseRetryAfter, truncate, WeGroupError } from './wegroup.errors';
 
 export interface PushLeadResult {
   statusCode: number;
@@ -45,6 +45,7 @@ export class WeGroupClient {
     }
     let status: number;
     let text: string | null;
+    let retryAfter: string | undefined;
     try {
       const response = await firstValueFrom(
         this.http.post<string>(leadEndpoint(apiUrl, distributionId), body, {
@@ -52,6 +53,7 @@ export class WeGroupClient {
         }),
       );
       status = response.status;
+      retryAfter = response.headers?.['retry-after'] as string | undefined;
       text = truncate(typeof response.data === 'string' ? response.data : JSON.stringify(response.data));
     } catch (error) {
       const axiosError = error as AxiosError;
@@ -59,6 +61,6 @@ export class WeGroupClient {
     }
     const kind = classifyStatus(status);
     if (kind === 'delivered') return { statusCode: status, leadId: extractLeadId(text), body: text };
-    throw new WeGroupError(describeStatus(status, text, credentials.scheme), kind, status, text);
+    throw new WeGroupError(describeStatus(status, text, credentials.scheme), kind, status, text, parseRetryAfter(retryAfter));
   }
 }

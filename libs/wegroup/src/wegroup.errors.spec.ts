@@ -1,4 +1,4 @@
-import { classifyStatus, describeNetworkError, describeStatus, extractMessage, truncate } from './wegroup.errors';
+import { classifyStatus, parseRetryAfter, describeNetworkError, describeStatus, extractMessage, truncate } from './wegroup.errors';
 
 describe('WeGroup answer classification', () => {
   it.each([200, 201, 202, 204])('%i is delivered', (status) => expect(classifyStatus(status)).toBe('delivered'));
@@ -32,5 +32,14 @@ describe('WeGroup answer classification', () => {
   it('names network failures', () => {
     expect(describeNetworkError('ECONNABORTED', 'timeout of 100ms exceeded')).toMatch(/timeout/);
     expect(describeNetworkError('ECONNREFUSED', 'connect ECONNREFUSED')).toMatch(/refused the connection/);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('2')).toBe(2_000);
+    const now = Date.parse('2026-11-27T10:00:00Z');
+    expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon')).toBeNull();
+    expect(parseRetryAfter(undefined)).toBeNull();
   });
 });

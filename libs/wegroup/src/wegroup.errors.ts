@@ -17,14 +17,26 @@ export class WeGroupError extends Error {
     readonly kind: FailureKind,
     readonly statusCode: number | null = null,
     readonly body: string | null = null,
+    /** WeGroup's Retry-After, in ms from now, when it sent one. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'WeGroupError';
   }
 
-  get transient(): boolean {
-    return this.kind === 'transient';
+  /** WeGroup says the credentials are over their request budget. */
+  get rateLimited(): boolean {
+    return this.statusCode === 429;
   }
+}
+
+/** Parses Retry-After: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined | null, now = Date.now()): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
 /** Request timeouts, throttling and server trouble are worth another try. */

@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
   ApiConsumes,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiSecurity,
@@ -52,15 +53,42 @@ export class LeadIntakeController {
     description: 'Stored and queued.',
     headers: { Location: { description: 'Where to read the lead status.', schema: { type: 'string' } } },
   })
-  @ApiProblemResponses(ApiProblems.badRequest, ApiProblems.unauthorized, ApiProblems.tooLarge, ApiProblems.unsupported, ApiProblems.unavailable)
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 characters. A repeat within IDEMPOTENCY_TTL_SECONDS (24 h) returns the original lead (200, `Idempotent-Replayed: true`) and enqueues nothing; the same key with another body is a 409. Without it, `prospect.external_ref.external_ref` serves as the key.',
+  })
+  @ApiOkResponse({
+    type: LeadStatusDto,
+    description: 'An idempotent replay: the lead created by the first request, with its current status.',
+    headers: { 'Idempotent-Replayed': { description: 'Always `true`.', schema: { type: 'string' } } },
+  })
+  @ApiProblemResponses(
+    ApiProblems.badRequest,
+    ApiProblems.unauthorized,
+    ApiProblems.conflict,
+    ApiProblems.tooLarge,
+    ApiProblems.unsupported,
+    ApiProblems.unavailable,
+  )
   async create(
     @Body() dto: CreateLeadDto,
     @Req() request: SourceRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<LeadAcceptedDto> {
-    const job = await this.intake.accept(dto, request.source!);
-    void reply.header('Location', `/v1/leads/${job.lead_id}`);
-    return { id: job.lead_id, status: 'queued' };
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<LeadAcceptedDto | LeadStatusDto> {
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    }
+    const accepted = await this.intake.accept(dto, request.source!, idempotencyKey);
+    void reply.header('Location', `/v1/leads/${accepted.lead_id}`);
+    if (!accepted.replayed) return { id: accepted.lead_id, status: 'queued' };
+    const original = await this.status.find(accepted.lead_id);
+    void reply.status(HttpStatus.OK).header('Idempotent-Replayed', 'true');
+    return original!;
   }
 
   @Get(':id')

@@ -1,47 +1,82 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import { randomUUID } from 'node:crypto';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { CreateLeadDto, DeliverLeadJobData, LeadBody, LeadJobs } from '@app/leads';
-import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
+import { JobsOptions, Queue } from 'bullmq';
+import { createHash, randomUUID } from 'node:crypto';
 import { IntakeAppConfig } from '@app/config';
-import { RedisUnavailableException } from '../common/problem';
+import { CreateLeadDto, DeliverLeadJobData, LeadBody } from '@app/leads';
+import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
+import { ProblemException, RedisUnavailableException } from '../common/problem';
 import { LEAD_QUEUE } from '../intake.tokens';
 
 /** How long a request may wait for Redis before it is answered 503. */
-export const ENQUEUE_TIMEOUT_MS = 1_000;
+export const REDIS_ANSWER_TIMEOUT_MS = 1_000;
+
+export interface Acceptance {
+  lead_id: string;
+  /** True when an earlier request with the same idempotency key already created the lead. */
+  replayed: boolean;
+}
 
 @Injectable()
 export class LeadIntakeService {
   private readonly logger = new Logger(LeadIntakeService.name);
-  private readonly jobOptions;
+  private readonly jobOptions: JobsOptions;
   private readonly defaultDistributionId: string;
+  private readonly idempotencyTtlMs: number;
 
   constructor(
-    @Inject(LEAD_QUEUE) private readonly queue: Queue<LeadJobs[typeof DELIVER_LEAD_JOB]>,
+    @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     config: ConfigService<IntakeAppConfig, true>,
   ) {
-    this.jobOptions = deliveryJobOptions(config.get('delivery', { infer: true }));
+    const retention = config.get('retention', { infer: true });
+    this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
     this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
+    this.idempotencyTtlMs = retention.idempotencyTtlSeconds * 1000;
   }
 
-  /** Stores the lead as a job; resolves only once Redis has acknowledged it. */
-  async accept(dto: CreateLeadDto, source: string): Promise<DeliverLeadJobData> {
+  /**
+   * Stores the lead as a job and resolves only once Redis has acknowledged it. Idempotency
+   * rides on BullMQ's deduplication, inside the same script that adds the job, so 100
+   * concurrent posts of one key still make exactly one job.
+   */
+  async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string): Promise<Acceptance> {
+    const distributionId = dto.distribution_id ?? this.defaultDistributionId;
     const data: DeliverLeadJobData = {
       lead_id: randomUUID(),
       source,
-      distribution_id: dto.distribution_id ?? this.defaultDistributionId,
+      distribution_id: distributionId,
       received_at: new Date().toISOString(),
       lead: toLeadBody(dto),
+      body_hash: bodyHash(dto),
     };
-    await withTimeout(this.queue.add(DELIVER_LEAD_JOB, data, { ...this.jobOptions, jobId: data.lead_id }), ENQUEUE_TIMEOUT_MS).catch(
-      (error: Error) => {
-        this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`);
-        throw new RedisUnavailableException();
-      },
+    const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
+    const options: JobsOptions = { ...this.jobOptions, jobId: data.lead_id };
+    if (dedupKey) options.deduplication = { id: sha256(`${source}\n${dedupKey}`), ttl: this.idempotencyTtlMs };
+
+    const job = await withRedisTimeout(this.queue.add(DELIVER_LEAD_JOB, data, options), (error) =>
+      this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
     );
-    return data;
+    if (job.id === data.lead_id) return { lead_id: data.lead_id, replayed: false };
+
+    const original = await withRedisTimeout(this.queue.getJob(job.id!));
+    const what = idempotencyKey !== undefined ? 'Idempotency-Key' : 'prospect.external_ref.external_ref (used as idempotency key)';
+    if (!original) {
+      throw new ProblemException(HttpStatus.CONFLICT, `This ${what} was used for lead ${job.id}, which no longer exists. Use a new key.`);
+    }
+    if (original.data.body_hash !== data.body_hash) {
+      throw new ProblemException(
+        HttpStatus.CONFLICT,
+        `This ${what} was already used for lead ${job.id} with a different body. Send the same body to replay, or use a new key.`,
+      );
+    }
+    return { lead_id: original.id!, replayed: true };
   }
+}
+
+/** Without an Idempotency-Key, the CRM's own id for the prospect identifies a repeat. */
+function derivedKey(distributionId: string, dto: CreateLeadDto): string | null {
+  const ref = dto.prospect.external_ref?.external_ref;
+  return ref ? `ref:${distributionId}:${ref}` : null;
 }
 
 /** Exactly the body WeGroup gets: the lead as received, minus our own routing field. */
@@ -50,10 +85,40 @@ export function toLeadBody(dto: CreateLeadDto): LeadBody {
   return body;
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Key order does not make two bodies different. */
+export function bodyHash(value: unknown): string {
+  return sha256(stableStringify(value));
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** Redis must answer within a second; otherwise the request ends as a 503, never a hang. */
+export async function withRedisTimeout<T>(promise: Promise<T>, onError?: (error: Error) => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_ANSWER_TIMEOUT_MS} ms`)), REDIS_ANSWER_TIMEOUT_MS);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  try {
+    return await Promise.race([promise, timeout]);
+  } catch (error) {
+    if (error instanceof ProblemException) throw error;
+    onError?.(error as Error);
+    throw new RedisUnavailableException();
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,31 +1,35 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
-import { AttemptRecord, DeliverLeadJobData, DeliveryResult, leadStatusFromJob, LeadStatusDto } from '@app/leads';
-import { RedisUnavailableException } from '../common/problem';
+import { AttemptRecord, DeliverLeadJobData, DeliveryResult, LeadLogEntry, leadStatusFromJob, LeadStatusDto } from '@app/leads';
 import { LEAD_QUEUE } from '../intake.tokens';
-import { ENQUEUE_TIMEOUT_MS, withTimeout } from './lead-intake.service';
+import { withRedisTimeout } from './lead-intake.service';
 
 /** Reads a lead's status from its job: state, return value, failure reason and attempt log. */
 @Injectable()
 export class LeadStatusService {
   constructor(@Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>) {}
 
-  /** The lead, or null when it does not exist or belongs to another source. */
-  async find(id: string, source: string): Promise<LeadStatusDto | null> {
-    const view = await withTimeout(this.read(id, source), ENQUEUE_TIMEOUT_MS).catch((error: unknown) => {
-      throw error instanceof RedisUnavailableException ? error : new RedisUnavailableException();
-    });
-    return view;
+  /** The lead, or null when it does not exist or (with `source`) belongs to another source. */
+  async find(id: string, source?: string): Promise<LeadStatusDto | null> {
+    return withRedisTimeout(this.read(id, source));
   }
 
-  private async read(id: string, source: string): Promise<LeadStatusDto | null> {
-    const job: Job<DeliverLeadJobData, DeliveryResult> | undefined = await this.queue.getJob(id);
-    if (!job || job.data?.source !== source) return null;
-    const [state, logs] = await Promise.all([job.getState(), this.queue.getJobLogs(id, -1, -1)]);
-    const last = parseAttempt(logs.logs[0]);
+  private async read(id: string, source?: string): Promise<LeadStatusDto | null> {
+    // State first: once it says finished, the job record read next is final too.
+    const state = await this.queue.getJobState(id);
+    if (state === 'unknown') return null;
+    const [job, { logs }] = (await Promise.all([this.queue.getJob(id), this.queue.getJobLogs(id)])) as [
+      Job<DeliverLeadJobData, DeliveryResult> | undefined,
+      { logs: string[] },
+    ];
+    if (!job || (source !== undefined && job.data?.source !== source)) return null;
+    const log = logs.map(parseEntry).filter((entry): entry is LeadLogEntry => entry !== null);
+    const attemptsLog = log.filter((entry): entry is AttemptRecord => entry.kind === 'attempt');
+    const last = attemptsLog.at(-1);
     const result = job.returnvalue ?? null;
-    const status = leadStatusFromJob(state, job.attemptsMade);
-    const timestamps = [job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0, last ? Date.parse(last.at) : 0];
+    const status = leadStatusFromJob(state, job.attemptsMade > 0 || attemptsLog.length > 0);
+    const lastAt = log.length ? Date.parse(log.at(-1)!.at) : 0;
+    const waiting = (status === 'retrying' || status === 'queued') && last?.next_delay_ms != null;
     return {
       id,
       status,
@@ -33,22 +37,23 @@ export class LeadStatusService {
       source: job.data.source,
       distribution_id: job.data.distribution_id,
       created_at: job.data.received_at,
-      updated_at: new Date(Math.max(...timestamps)).toISOString(),
+      updated_at: new Date(Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0, lastAt)).toISOString(),
       delivered_at: status === 'delivered' && job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-      last_error: status === 'delivered' ? null : (job.failedReason || last?.error) ?? null,
+      next_attempt_at: waiting ? new Date(Date.parse(last!.at) + last!.duration_ms + last!.next_delay_ms!).toISOString() : null,
+      last_error: status === 'delivered' ? null : ((status === 'failed' ? job.failedReason : last?.error) ?? null),
       wegroup: result
         ? { status_code: result.status_code, lead_id: result.lead_id, body: result.body }
         : last?.status_code
           ? { status_code: last.status_code, lead_id: null, body: last.body }
           : null,
+      attempts_log: log,
     };
   }
 }
 
-function parseAttempt(line: string | undefined): AttemptRecord | null {
-  if (!line) return null;
+function parseEntry(line: string): LeadLogEntry | null {
   try {
-    return JSON.parse(line) as AttemptRecord;
+    return JSON.parse(line) as LeadLogEntry;
   } catch {
     return null;
   }

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { LeadLogEntry } from '../lead-job';
 import { LEAD_STATUSES, LeadStatus } from '../lead-status';
 
 export class LeadAcceptedDto {
@@ -18,6 +19,41 @@ export class WeGroupResponseDto {
 
   @ApiProperty({ nullable: true, type: String, description: "WeGroup's response body (truncated to 2 KB)." })
   body: string | null;
+}
+
+export class AttemptLogEntryDto {
+  @ApiProperty({ enum: ['attempt', 'replayed'], description: '`replayed`: ops re-queued the failed lead with a fresh schedule.' })
+  kind: 'attempt' | 'replayed';
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
+
+  @ApiPropertyOptional({ example: 1 })
+  attempt?: number;
+
+  @ApiPropertyOptional({ example: 412 })
+  duration_ms?: number;
+
+  @ApiPropertyOptional({
+    enum: ['delivered', 'transient', 'permanent', 'rate_limited'],
+    description: '`rate_limited`: WeGroup answered 429; the lead waited without spending the attempt.',
+  })
+  outcome?: string;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 503 })
+  status_code?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'WeGroup answered 503: upstream busy' })
+  error?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  body?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 300000, description: 'The wait chosen before the next attempt.' })
+  next_delay_ms?: number | null;
+
+  @ApiPropertyOptional({ example: 'ops', description: 'Who replayed the lead.' })
+  by?: string;
 }
 
 export class LeadStatusDto {
@@ -45,14 +81,20 @@ export class LeadStatusDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String })
   delivered_at: string | null;
 
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'While retrying: when the next attempt is due.' })
+  next_attempt_at: string | null;
+
   @ApiProperty({
     nullable: true,
     type: String,
-    example: 'WeGroup answered 503 Service Unavailable: upstream busy',
+    example: 'WeGroup answered 503: upstream busy',
     description: 'What failed last and why.',
   })
   last_error: string | null;
 
-  @ApiPropertyOptional({ type: WeGroupResponseDto, nullable: true })
+  @ApiProperty({ type: WeGroupResponseDto, nullable: true })
   wegroup: WeGroupResponseDto | null;
+
+  @ApiProperty({ type: [AttemptLogEntryDto], description: 'Every attempt (and replay), oldest first.' })
+  attempts_log: LeadLogEntry[];
 }

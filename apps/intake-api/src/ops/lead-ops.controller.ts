@@ -1,0 +1,42 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { LeadAcceptedDto } from '@app/leads';
+import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
+import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto } from './lead-ops.dto';
+import { OpsAuthGuard } from './ops-auth.guard';
+import { LeadOpsService } from './lead-ops.service';
+
+@ApiTags('ops')
+@ApiBasicAuth('ops')
+@UseGuards(OpsAuthGuard)
+@Controller({ version: '1' })
+export class LeadOpsController {
+  constructor(private readonly ops: LeadOpsService) {}
+
+  @Post('leads/:id/retry')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Re-queue one failed lead with a fresh retry schedule (its history is kept)' })
+  @ApiAcceptedResponse({ type: LeadAcceptedDto })
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.notRetryable, ApiProblems.unavailable)
+  async retry(@Param('id') id: string): Promise<LeadAcceptedDto> {
+    await this.ops.retry(id, 'ops');
+    return { id, status: 'queued' };
+  }
+
+  @Post('ops/leads/retry')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Re-queue failed leads in bulk, filtered by failure reason and time range' })
+  @ApiOkResponse({ type: BulkRetryResultDto })
+  @ApiProblemResponses(ApiProblems.badRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  retryMany(@Body() filter: BulkRetryDto): Promise<BulkRetryResultDto> {
+    return this.ops.retryMany(filter, 'ops');
+  }
+
+  @Get('ops/delivery')
+  @ApiOperation({ summary: 'Delivery state: circuit breaker, rate-limit pause, queue counts' })
+  @ApiOkResponse({ type: DeliveryStateDto })
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  deliveryState(): Promise<DeliveryStateDto> {
+    return this.ops.deliveryState();
+  }
+}

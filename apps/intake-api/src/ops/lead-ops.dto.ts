@@ -1,0 +1,60 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDateString, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+
+export class BulkRetryDto {
+  @ApiPropertyOptional({ example: 'WeGroup answered 503', description: 'Only leads whose failure reason contains this text (case-insensitive).' })
+  @MaxLength(500)
+  @IsString()
+  @IsOptional()
+  reason?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only leads that failed at or after this time.' })
+  @IsDateString()
+  @IsOptional()
+  failed_after?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only leads that failed before this time.' })
+  @IsDateString()
+  @IsOptional()
+  failed_before?: string;
+
+  @ApiPropertyOptional({ example: 1000, default: 1000, description: 'At most this many leads (≤ 10,000).' })
+  @Max(10_000)
+  @Min(1)
+  @IsInt()
+  @IsOptional()
+  limit?: number;
+}
+
+export class BulkRetryResultDto {
+  @ApiProperty({ example: 12, description: 'Failed leads that matched the filter.' })
+  matched: number;
+
+  @ApiProperty({ example: 12, description: 'Leads re-queued with a fresh schedule.' })
+  retried: number;
+}
+
+export class BreakerStateDto {
+  @ApiProperty({ enum: ['closed', 'open', 'half_open'] })
+  state: string;
+
+  @ApiProperty({ example: 0 })
+  consecutive_failures: number;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  opened_at: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  open_until: string | null;
+}
+
+export class DeliveryStateDto {
+  @ApiProperty({ type: BreakerStateDto })
+  circuit_breaker: BreakerStateDto;
+
+  @ApiProperty({ example: 0, description: 'How long deliveries stay paused by a 429 or the open circuit, in ms.' })
+  paused_for_ms: number;
+
+  @ApiProperty({ example: { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 } })
+  counts: Record<string, number>;
+}

@@ -1,0 +1,91 @@
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Job, Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { IntakeAppConfig } from '@app/config';
+import { DeliverLeadJobData, ReplayRecord } from '@app/leads';
+import { CircuitBreaker } from '@app/queue';
+import { ProblemException } from '../common/problem';
+import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
+import { withRedisTimeout } from '../leads/lead-intake.service';
+import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto } from './lead-ops.dto';
+
+const PAGE = 500;
+
+/** Dead letters and replay: failed leads are kept, and ops can send them again. */
+@Injectable()
+export class LeadOpsService {
+  private readonly logger = new Logger(LeadOpsService.name);
+  private readonly breaker: CircuitBreaker;
+
+  constructor(
+    @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    @Inject(INTAKE_REDIS) redis: Redis,
+    config: ConfigService<IntakeAppConfig, true>,
+  ) {
+    // Thresholds are the worker's business; the intake only reads the state.
+    this.breaker = new CircuitBreaker(redis, config.get('redis', { infer: true }).queuePrefix, { threshold: 1, cooldownMs: 1 });
+  }
+
+  /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
+  async retry(id: string, by: string): Promise<void> {
+    const job = await withRedisTimeout(this.queue.getJob(id));
+    if (!job) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}".`);
+    const state = await withRedisTimeout(job.getState());
+    if (state !== 'failed') {
+      throw new ProblemException(HttpStatus.CONFLICT, `Only failed leads can be retried; lead ${id} is ${state === 'completed' ? 'delivered' : 'still in the queue'}.`);
+    }
+    await withRedisTimeout(this.replay(job, by)).catch((error: Error) => {
+      // Another retry won the race: the job is no longer in the failed set.
+      if (error instanceof ProblemException) throw error;
+      throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} was already re-queued.`);
+    });
+  }
+
+  async retryMany(filter: BulkRetryDto, by: string): Promise<BulkRetryResultDto> {
+    const reason = filter.reason?.toLowerCase();
+    const after = filter.failed_after ? Date.parse(filter.failed_after) : -Infinity;
+    const before = filter.failed_before ? Date.parse(filter.failed_before) : Infinity;
+    const limit = filter.limit ?? 1000;
+    const matches: Job<DeliverLeadJobData>[] = [];
+    // Collect first: retrying moves jobs out of the failed set and would shift the pages.
+    for (let start = 0; matches.length < limit; start += PAGE) {
+      const page = (await withRedisTimeout(this.queue.getFailed(start, start + PAGE - 1))) as Job<DeliverLeadJobData>[];
+      for (const job of page) {
+        const failedAt = job.finishedOn ?? 0;
+        if (reason && !(job.failedReason ?? '').toLowerCase().includes(reason)) continue;
+        if (failedAt < after || failedAt >= before) continue;
+        if (matches.length < limit) matches.push(job);
+      }
+      if (page.length < PAGE) break;
+    }
+    let retried = 0;
+    for (const job of matches) {
+      try {
+        await this.replay(job, by);
+        retried++;
+      } catch (error) {
+        this.logger.warn(`Lead ${job.id} not re-queued: ${(error as Error).message}`);
+      }
+    }
+    this.logger.log(`Bulk retry by ${by}: ${retried} of ${matches.length} failed leads re-queued`);
+    return { matched: matches.length, retried };
+  }
+
+  async deliveryState(): Promise<DeliveryStateDto> {
+    const [circuit_breaker, paused_for_ms, counts] = await withRedisTimeout(
+      Promise.all([
+        this.breaker.state(),
+        this.queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER),
+        this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+      ]),
+    );
+    return { circuit_breaker, paused_for_ms: Math.max(0, paused_for_ms), counts };
+  }
+
+  private async replay(job: Job<DeliverLeadJobData>, by: string): Promise<void> {
+    const entry: ReplayRecord = { kind: 'replayed', at: new Date().toISOString(), by };
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    await Promise.all([job.log(JSON.stringify(entry)), job.data.rate_limited_ms ? job.updateData({ ...job.data, rate_limited_ms: 0 }) : null]);
+  }
+}

@@ -1,0 +1,38 @@
+import { RetentionConfig, RetryConfig } from '@app/config';
+import { JobsOptions } from 'bullmq';
+
+/** The backoff type our jobs carry; the worker's backoffStrategy computes its delays. */
+export const RETRY_SCHEDULE_BACKOFF = 'wegroup-schedule';
+
+/** Each delay is moved by up to ±20 % so retries after an outage do not arrive in lockstep. */
+export const JITTER = 0.2;
+
+/** Waiting asked by a 429 without Retry-After. */
+export const DEFAULT_RATE_LIMIT_PAUSE_MS = 30_000;
+
+export function attemptsFor(retry: RetryConfig): number {
+  return retry.scheduleMs.length + 1;
+}
+
+/**
+ * The delay before the next attempt after `attemptsMade` failed ones: the schedule's step
+ * with jitter, and never sooner than WeGroup's Retry-After.
+ */
+export function retryDelayMs(retry: RetryConfig, attemptsMade: number, retryAfterMs: number | null, random = Math.random): number {
+  const step = retry.scheduleMs[Math.min(attemptsMade, retry.scheduleMs.length) - 1] ?? 0;
+  const jittered = Math.round(step * (1 + JITTER * (2 * random() - 1)));
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+const DAY_SECONDS = 86_400;
+
+/** Options every lead delivery job gets; the job id is the lead id. */
+export function deliveryJobOptions(retry: RetryConfig, retention: RetentionConfig): JobsOptions {
+  return {
+    attempts: attemptsFor(retry),
+    backoff: { type: RETRY_SCHEDULE_BACKOFF },
+    // Finished jobs are the leads' status records (and failed ones the dead letters).
+    removeOnComplete: { age: retention.deliveredDays * DAY_SECONDS },
+    removeOnFail: { age: retention.failedDays * DAY_SECONDS },
+  };
+}
