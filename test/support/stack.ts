@@ -2,6 +2,7 @@ import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from '@app/config';
 import { keyPrefix, LEADS_QUEUE } from '@app/queue';
 import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
@@ -157,7 +158,8 @@ export function lead(overrides: Record<string, unknown> = {}, prospect: Record<s
       first_name: 'Foo',
       last_name: 'Bar',
       callbacks: ['https://crm.example.com/wegroup/callback'],
-      external_ref: { external_ref: '123', external_ref_company: 'company' },
+      // Unique per lead: the external_ref doubles as the idempotency key when no header is sent.
+      external_ref: { external_ref: randomUUID(), external_ref_company: 'company' },
       risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
       ...prospect,
     },

@@ -3,10 +3,37 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import fastifyBasicAuth from '@fastify/basic-auth';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const OPS_DASHBOARD_PATH = '/ops/queues';
+
+/**
+ * Retrying a delivered lead would push it to WeGroup a second time. bull-board hides the
+ * button with `allowCompletedRetries: false` (missing from its typings), but its API would
+ * still do it, so the routes are guarded too (refuseCompletedRetries).
+ */
+const ADAPTER_OPTIONS = { readOnlyMode: false, allowCompletedRetries: false };
+const RETRY_ALL_COMPLETED = /\/api\/queues\/[^/]+\/retry\/completed$/;
+const RETRY_ONE = /\/api\/queues\/([^/]+)\/([^/]+)\/retry$/;
+
+function refuseCompletedRetries(queues: Queue[]) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method !== 'PUT') return;
+    const path = request.url.split('?')[0];
+    if (RETRY_ALL_COMPLETED.test(path)) return conflict(reply, 'Delivered leads cannot be retried: WeGroup would receive them twice.');
+    const one = RETRY_ONE.exec(path);
+    if (!one) return;
+    const queue = queues.find((q) => q.name === decodeURIComponent(one[1]));
+    if (queue && (await queue.getJobState(decodeURIComponent(one[2]))) === 'completed') {
+      return conflict(reply, 'This lead was delivered; retrying it would send it to WeGroup twice.');
+    }
+  };
+}
+
+function conflict(reply: FastifyReply, detail: string) {
+  return reply.status(409).header('Content-Type', 'application/problem+json').send({ type: 'about:blank', title: 'Conflict', status: 409, detail });
+}
 
 export interface OpsCredentials {
   username: string;
@@ -29,7 +56,7 @@ export async function mountOpsDashboard(fastify: FastifyInstance, queues: Queue[
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(OPS_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    queues: queues.map((queue) => new BullMQAdapter(queue, ADAPTER_OPTIONS)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'WeGroup leads' } },
   });
@@ -42,6 +69,7 @@ export async function mountOpsDashboard(fastify: FastifyInstance, queues: Queue[
         },
       });
       scope.addHook('onRequest', scope.basicAuth);
+      scope.addHook('preHandler', refuseCompletedRetries(queues));
       await scope.register(serverAdapter.registerPlugin());
     },
     { prefix: OPS_DASHBOARD_PATH },
