@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { WorkerAppConfig } from '@app/config';
-import { AttemptRecord, DeliverLeadJobData, DeliveryResult } from '@app/leads';
+import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord } from '@app/leads';
 import {
   attemptsFor,
   checkEvictionPolicy,
@@ -14,7 +14,7 @@ import {
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
 } from '@app/queue';
-import { WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
+import { PUSH_LEAD_SCOPE, ReauthRequiredError, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 /** A transient failure; BullMQ's backoff strategy reads the delay the processor chose and logged. */
@@ -33,6 +33,9 @@ export class RetryableDeliveryError extends Error {
  * worker has a limiter; this one is far above any real throughput, so it never limits alone.
  */
 const LIMITER = { max: 1_000_000, duration: 1_000 };
+
+/** A lead waiting for a new SSO sign-in looks again this often (a sign-in also wakes it at once). */
+export const REAUTH_RECHECK_MS = 5 * 60_000;
 
 type AttemptOutcome = Pick<AttemptRecord, 'outcome' | 'status_code' | 'error' | 'body' | 'next_delay_ms'>;
 
@@ -61,6 +64,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       redis: config.get('redis', { infer: true }),
       wegroup: config.get('wegroup', { infer: true }),
       delivery: config.get('delivery', { infer: true }),
+      sso: config.get('sso', { infer: true }),
     };
     this.attempts = attemptsFor(this.config.delivery.retry);
   }
@@ -106,8 +110,8 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     clearTimeout(timer);
   }
 
-  async process(job: Job<DeliverLeadJobData, DeliveryResult>): Promise<DeliveryResult> {
-    const { lead_id: leadId, distribution_id: distributionId, lead } = job.data;
+  async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
+    const { lead_id: leadId, distribution_id: distributionId } = job.data;
     const admission = await this.breaker.admit();
     if (!admission.ok) return this.holdBack(admission.waitMs);
 
@@ -117,8 +121,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       job.log(JSON.stringify({ kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
 
     try {
-      const credentials = await this.auth.credentialsFor(distributionId);
-      const result = await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials);
+      const result = await this.push(job.data);
       await Promise.all([
         record({ outcome: 'delivered', status_code: result.statusCode, error: null, body: result.body, next_delay_ms: null }),
         this.breaker.recordSuccess(),
@@ -126,6 +129,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       this.logger.log(`Lead ${leadId} delivered on attempt ${attempt} (WeGroup ${result.statusCode})`);
       return { status_code: result.statusCode, lead_id: result.leadId, body: result.body };
     } catch (error) {
+      if (error instanceof ReauthRequiredError) return this.waitForSignIn(job, token, error);
       const failure =
         error instanceof WeGroupError ? error : new WeGroupError(`Delivery failed unexpectedly (${(error as Error)?.name ?? 'error'})`, 'transient');
       const failed = { status_code: failure.statusCode, error: failure.message, body: failure.body };
@@ -157,6 +161,34 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       if (pauseMs > 0) await this.queue.rateLimit(pauseMs);
       throw new RetryableDeliveryError(failure.message, delayMs);
     }
+  }
+
+  /**
+   * One push; with SSO a 401 earns one token refresh and one more try, and a 403 marks the
+   * scope as not effectively granted on the connection.
+   */
+  private async push({ distribution_id: distributionId, lead }: DeliverLeadJobData) {
+    const credentials = await this.auth.credentialsFor(distributionId);
+    try {
+      return await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials);
+    } catch (error) {
+      if (!(error instanceof WeGroupError) || credentials.scheme !== 'bearer') throw error;
+      if (error.statusCode === 403) await this.auth.reportForbidden?.(distributionId, PUSH_LEAD_SCOPE);
+      if (error.statusCode !== 401) throw error;
+      const renewed = await this.auth.renewAfterUnauthorized?.(distributionId, credentials);
+      if (!renewed) throw error;
+      return this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, renewed);
+    }
+  }
+
+  /** The broker must sign in again: the lead waits, delayed, without spending an attempt. */
+  private async waitForSignIn(job: Job<DeliverLeadJobData, DeliveryResult>, token: string | undefined, reason: ReauthRequiredError): Promise<never> {
+    const until = Date.now() + REAUTH_RECHECK_MS;
+    const entry: HeldRecord = { kind: 'held', at: new Date().toISOString(), reason: reason.message, until: new Date(until).toISOString() };
+    await job.log(JSON.stringify(entry));
+    this.logger.warn(`Lead ${job.data.lead_id} waits for a new SSO sign-in of distribution ${job.data.distribution_id}`);
+    await job.moveToDelayed(until, token);
+    throw new DelayedError();
   }
 
   /** Puts the job back in the queue without spending an attempt, and pauses every worker. */

@@ -4,9 +4,31 @@ import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { WorkerAppConfig } from '@app/config';
 import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
-import { ApiTokenAuthProvider, WEGROUP_AUTH_PROVIDER, WeGroupHttpModule } from '@app/wegroup';
+import {
+  ApiTokenAuthProvider,
+  ConnectionStore,
+  RoutingAuthProvider,
+  SsoAuthProvider,
+  TokenCipher,
+  WEGROUP_AUTH_PROVIDER,
+  WeGroupAuthProvider,
+  WeGroupHttpModule,
+  WeGroupOidcClient,
+} from '@app/wegroup';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
+
+function authProvider(config: WorkerAppConfig, redis: Redis): WeGroupAuthProvider {
+  const { apiToken, apiTokenScopes, distributionId } = config.wegroup;
+  const sso = config.sso
+    ? new SsoAuthProvider(
+        new ConnectionStore(redis, config.redis.queuePrefix, new TokenCipher(config.sso.tokenEncryptionKey)),
+        new WeGroupOidcClient(config.sso),
+        redis,
+      )
+    : null;
+  return new RoutingAuthProvider(apiToken ? { distributionId, provider: new ApiTokenAuthProvider(apiToken, apiTokenScopes) } : null, sso);
+}
 
 @Module({})
 export class WorkerModule implements OnApplicationShutdown {
@@ -23,8 +45,8 @@ export class WorkerModule implements OnApplicationShutdown {
         WeGroupHttpModule.register({ timeoutMs: config.wegroup.timeoutMs, maxSockets: config.delivery.concurrency }),
       ],
       providers: [
-        { provide: WEGROUP_AUTH_PROVIDER, useValue: new ApiTokenAuthProvider(config.wegroup.apiToken, config.wegroup.apiTokenScopes) },
         { provide: WORKER_REDIS, useFactory: () => createRedis(config.redis, 'worker', 'delivery-worker') },
+        { provide: WEGROUP_AUTH_PROVIDER, inject: [WORKER_REDIS], useFactory: (redis: Redis) => authProvider(config, redis) },
         {
           provide: WORKER_QUEUE,
           inject: [WORKER_REDIS],

@@ -8,6 +8,8 @@ import { IntakeAppConfig } from '@app/config';
 import { checkEvictionPolicy, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
+import { SsoConnectionsController } from './connections/sso-connections.controller';
+import { SsoConnectionsService } from './connections/sso-connections.service';
 import { HealthController } from './health/health.controller';
 import { INTAKE_API_KEYS, INTAKE_REDIS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
@@ -31,7 +33,7 @@ export class IntakeModule implements OnApplicationShutdown {
     return {
       module: IntakeModule,
       imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }), TerminusModule],
-      controllers: [LeadIntakeController, LeadOpsController, HealthController],
+      controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController],
       providers: [
         { provide: APP_PIPE, useClass: StrictValidationPipe },
         { provide: APP_FILTER, useClass: ProblemFilter },
@@ -57,6 +59,7 @@ export class IntakeModule implements OnApplicationShutdown {
         ApiKeyGuard,
         OpsAuthGuard,
         LeadOpsService,
+        SsoConnectionsService,
         LeadIntakeService,
         LeadStatusService,
         RedisHealthIndicator,

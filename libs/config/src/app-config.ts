@@ -1,4 +1,4 @@
-import { ConfigError, Env, integer, list, oneOf, string, url } from './env';
+import { ConfigError, Env, integer, list, oneOf, optionalString, string, url } from './env';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
 import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from '@app/wegroup/hosts';
 
@@ -11,11 +11,30 @@ export interface RedisConfig {
 export interface WeGroupConfig {
   env: WeGroupEnvironment;
   apiUrl: string;
-  apiToken: string;
+  /** Null when only SSO connections deliver. */
+  apiToken: string | null;
   apiTokenScopes: WeGroupScope[];
   distributionId: string;
   timeoutMs: number;
 }
+
+/** OAuth 2.0 / OpenID Connect partner client; enabled when WEGROUP_SSO_CLIENT_ID is set. */
+export interface SsoConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  scopes: WeGroupScope[];
+  /** AES-256-GCM key for tokens at rest. */
+  tokenEncryptionKey: Buffer;
+}
+
+/** WeGroup's SSO issuers; the sandbox has none of its own. */
+export const WEGROUP_SSO_ISSUERS: Record<WeGroupEnvironment, string | null> = {
+  sandbox: null,
+  staging: 'https://sso.staging.wegroup.be',
+  production: 'https://sso.wegroup.be',
+};
 
 /** Svix's schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -55,6 +74,9 @@ export interface IntakeAppConfig {
   redis: RedisConfig;
   intake: IntakeConfig;
   defaultDistributionId: string;
+  /** Whether an API token delivers to the default distribution (else only SSO connections do). */
+  apiTokenConfigured: boolean;
+  sso: SsoConfig | null;
   /** The intake sets the attempt budget and retention on each job it enqueues. */
   retry: RetryConfig;
   retention: RetentionConfig;
@@ -64,6 +86,7 @@ export interface WorkerAppConfig {
   redis: RedisConfig;
   wegroup: WeGroupConfig;
   delivery: DeliveryConfig;
+  sso: SsoConfig | null;
 }
 
 export function readIntakeAppConfig(env: Env): IntakeAppConfig {
@@ -71,13 +94,15 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
     redis: readRedisConfig(env),
     intake: readIntakeConfig(env),
     defaultDistributionId: readDefaultDistributionId(env),
+    apiTokenConfigured: readWeGroupConfig(env).apiToken !== null,
+    sso: readSsoConfig(env),
     retry: readRetryConfig(env),
     retention: readRetentionConfig(env),
   };
 }
 
 export function readWorkerAppConfig(env: Env): WorkerAppConfig {
-  return { redis: readRedisConfig(env), wegroup: readWeGroupConfig(env), delivery: readDeliveryConfig(env) };
+  return { redis: readRedisConfig(env), wegroup: readWeGroupConfig(env), delivery: readDeliveryConfig(env), sso: readSsoConfig(env) };
 }
 
 export interface SandboxDefaults {
@@ -102,8 +127,8 @@ export function readRedisConfig(env: Env): RedisConfig {
   return { url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']), queuePrefix };
 }
 
-export function readScopes(env: Env, name: string, fallback: WeGroupScope[]): WeGroupScope[] {
-  const scopes = list(env, name, fallback);
+export function readScopes(env: Env, name: string, fallback: WeGroupScope[], separator: RegExp = /,/): WeGroupScope[] {
+  const scopes = list(env, name, fallback, separator);
   for (const scope of scopes) {
     if (!(WEGROUP_SCOPES as readonly string[]).includes(scope)) {
       throw new ConfigError(name, `has unknown scope "${scope}" (known: ${WEGROUP_SCOPES.join(', ')})`);
@@ -144,10 +169,34 @@ export function readWeGroupConfig(env: Env): WeGroupConfig {
   return {
     env: wgEnv,
     apiUrl,
-    apiToken: string(env, 'WEGROUP_API_TOKEN', sandbox ? SANDBOX_DEFAULTS.apiToken : undefined),
+    // With SSO, leads may go through connections only; otherwise the token is the way in.
+    apiToken: optionalString(env, 'WEGROUP_SSO_CLIENT_ID')
+      ? (optionalString(env, 'WEGROUP_API_TOKEN') ?? null)
+      : string(env, 'WEGROUP_API_TOKEN', sandbox ? SANDBOX_DEFAULTS.apiToken : undefined),
     apiTokenScopes,
     distributionId: readDefaultDistributionId(env),
     timeoutMs: integer(env, 'WEGROUP_TIMEOUT_MS', 15_000, 100, 300_000),
+  };
+}
+
+export function readSsoConfig(env: Env): SsoConfig | null {
+  const clientId = optionalString(env, 'WEGROUP_SSO_CLIENT_ID');
+  if (!clientId) return null;
+  const wgEnv = oneOf(env, 'WEGROUP_ENV', WEGROUP_ENVIRONMENTS, 'sandbox');
+  const issuer = url(env, 'WEGROUP_SSO_ISSUER', WEGROUP_SSO_ISSUERS[wgEnv] ?? undefined, ['http:', 'https:']);
+  const scopes = readScopes(env, 'WEGROUP_SSO_SCOPES', ['openid', 'offline', 'leads:write'], /[\s,]+/);
+  if (!scopes.includes('openid')) {
+    throw new ConfigError('WEGROUP_SSO_SCOPES', 'must include openid: the connection is keyed by the did claim of /userinfo');
+  }
+  const key = Buffer.from(string(env, 'TOKEN_ENCRYPTION_KEY'), 'base64');
+  if (key.length !== 32) throw new ConfigError('TOKEN_ENCRYPTION_KEY', `must be 32 bytes, base64-encoded (got ${key.length} bytes)`);
+  return {
+    issuer,
+    clientId,
+    clientSecret: string(env, 'WEGROUP_SSO_CLIENT_SECRET'),
+    redirectUri: url(env, 'WEGROUP_SSO_REDIRECT_URI', undefined, ['http:', 'https:']),
+    scopes,
+    tokenEncryptionKey: key,
   };
 }
 

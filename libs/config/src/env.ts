@@ -48,11 +48,11 @@ export function oneOf<T extends string>(env: Env, name: string, allowed: readonl
   return value as T;
 }
 
-export function list(env: Env, name: string, fallback: string[] = []): string[] {
+export function list(env: Env, name: string, fallback: string[] = [], separator: RegExp = /,/): string[] {
   const value = raw(env, name);
   if (value === undefined) return fallback;
   return value
-    .split(',')
+    .split(separator)
     .map((item) => item.trim())
     .filter((item) => item !== '');
 }

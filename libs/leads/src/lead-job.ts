@@ -69,4 +69,12 @@ export interface ReplayRecord {
   by: string;
 }
 
-export type LeadLogEntry = AttemptRecord | ReplayRecord;
+/** The lead waits for a broker to sign in to WeGroup again (no request was sent). */
+export interface HeldRecord {
+  kind: 'held';
+  at: string;
+  reason: string;
+  until: string;
+}
+
+export type LeadLogEntry = AttemptRecord | ReplayRecord | HeldRecord;

@@ -68,6 +68,7 @@ export class LeadIntakeController {
     ApiProblems.badRequest,
     ApiProblems.unauthorized,
     ApiProblems.conflict,
+    ApiProblems.noConnection,
     ApiProblems.tooLarge,
     ApiProblems.unsupported,
     ApiProblems.unavailable,

@@ -5,11 +5,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { IntakeAppConfig } from '@app/config';
 import { CreateLeadDto, DeliverLeadJobData, LeadBody } from '@app/leads';
 import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
-import { ProblemException, RedisUnavailableException } from '../common/problem';
+import { ProblemException } from '../common/problem';
+import { withRedisTimeout } from '../common/redis-timeout';
+import { SsoConnectionsService } from '../connections/sso-connections.service';
 import { LEAD_QUEUE } from '../intake.tokens';
-
-/** How long a request may wait for Redis before it is answered 503. */
-export const REDIS_ANSWER_TIMEOUT_MS = 1_000;
 
 export interface Acceptance {
   lead_id: string;
@@ -23,11 +22,14 @@ export class LeadIntakeService {
   private readonly jobOptions: JobsOptions;
   private readonly defaultDistributionId: string;
   private readonly idempotencyTtlMs: number;
+  private readonly apiTokenConfigured: boolean;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     config: ConfigService<IntakeAppConfig, true>,
+    private readonly connections: SsoConnectionsService,
   ) {
+    this.apiTokenConfigured = config.get('apiTokenConfigured', { infer: true });
     const retention = config.get('retention', { infer: true });
     this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
     this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
@@ -41,6 +43,7 @@ export class LeadIntakeService {
    */
   async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string): Promise<Acceptance> {
     const distributionId = dto.distribution_id ?? this.defaultDistributionId;
+    await this.requireRoute(distributionId);
     const data: DeliverLeadJobData = {
       lead_id: randomUUID(),
       source,
@@ -70,6 +73,18 @@ export class LeadIntakeService {
       );
     }
     return { lead_id: original.id!, replayed: true };
+  }
+
+  /**
+   * With SSO, a lead must name a distribution we can deliver to (the API token's, or one
+   * with a connection): refused now, not accepted and failed later.
+   */
+  private async requireRoute(distributionId: string): Promise<void> {
+    if (!this.connections.enabled) return;
+    if (this.apiTokenConfigured && distributionId === this.defaultDistributionId) return;
+    if (await this.connections.hasConnection(distributionId)) return;
+    const message = `no WeGroup connection for distribution "${distributionId}": a broker of that distribution must connect first (GET /v1/connections/sso/start)`;
+    throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, `Cannot accept this lead: ${message}.`, [{ field: 'distribution_id', message }]);
   }
 }
 
@@ -104,21 +119,4 @@ function stableStringify(value: unknown): string {
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
-}
-
-/** Redis must answer within a second; otherwise the request ends as a 503, never a hang. */
-export async function withRedisTimeout<T>(promise: Promise<T>, onError?: (error: Error) => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_ANSWER_TIMEOUT_MS} ms`)), REDIS_ANSWER_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } catch (error) {
-    if (error instanceof ProblemException) throw error;
-    onError?.(error as Error);
-    throw new RedisUnavailableException();
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, LeadLogEntry, leadStatusFromJob, LeadStatusDto } from '@app/leads';
 import { LEAD_QUEUE } from '../intake.tokens';
-import { withRedisTimeout } from './lead-intake.service';
+import { withRedisTimeout } from '../common/redis-timeout';
 
 /** Reads a lead's status from its job: state, return value, failure reason and attempt log. */
 @Injectable()
@@ -27,9 +27,12 @@ export class LeadStatusService {
     const attemptsLog = log.filter((entry): entry is AttemptRecord => entry.kind === 'attempt');
     const last = attemptsLog.at(-1);
     const result = job.returnvalue ?? null;
-    const status = leadStatusFromJob(state, job.attemptsMade > 0 || attemptsLog.length > 0);
-    const lastAt = log.length ? Date.parse(log.at(-1)!.at) : 0;
+    const latest = log.at(-1);
+    const held = latest?.kind === 'held' ? latest : null;
+    const status = leadStatusFromJob(state, job.attemptsMade > 0 || attemptsLog.length > 0, held !== null);
+    const lastAt = latest ? Date.parse(latest.at) : 0;
     const waiting = (status === 'retrying' || status === 'queued') && last?.next_delay_ms != null;
+    const nextAttempt = held ? held.until : waiting ? new Date(Date.parse(last!.at) + last!.duration_ms + last!.next_delay_ms!).toISOString() : null;
     return {
       id,
       status,
@@ -39,8 +42,8 @@ export class LeadStatusService {
       created_at: job.data.received_at,
       updated_at: new Date(Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0, lastAt)).toISOString(),
       delivered_at: status === 'delivered' && job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-      next_attempt_at: waiting ? new Date(Date.parse(last!.at) + last!.duration_ms + last!.next_delay_ms!).toISOString() : null,
-      last_error: status === 'delivered' ? null : ((status === 'failed' ? job.failedReason : last?.error) ?? null),
+      next_attempt_at: nextAttempt,
+      last_error: status === 'delivered' ? null : ((status === 'failed' ? job.failedReason : (held?.reason ?? last?.error)) ?? null),
       wegroup: result
         ? { status_code: result.status_code, lead_id: result.lead_id, body: result.body }
         : last?.status_code

@@ -7,7 +7,7 @@ import { DeliverLeadJobData, ReplayRecord } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
-import { withRedisTimeout } from '../leads/lead-intake.service';
+import { withRedisTimeout } from '../common/redis-timeout';
 import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto } from './lead-ops.dto';
 
 const PAGE = 500;

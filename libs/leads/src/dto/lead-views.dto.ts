@@ -22,8 +22,11 @@ export class WeGroupResponseDto {
 }
 
 export class AttemptLogEntryDto {
-  @ApiProperty({ enum: ['attempt', 'replayed'], description: '`replayed`: ops re-queued the failed lead with a fresh schedule.' })
-  kind: 'attempt' | 'replayed';
+  @ApiProperty({
+    enum: ['attempt', 'replayed', 'held'],
+    description: '`replayed`: ops re-queued the failed lead with a fresh schedule. `held`: it waits for a broker to sign in again.',
+  })
+  kind: 'attempt' | 'replayed' | 'held';
 
   @ApiProperty({ format: 'date-time' })
   at: string;
@@ -54,6 +57,12 @@ export class AttemptLogEntryDto {
 
   @ApiPropertyOptional({ example: 'ops', description: 'Who replayed the lead.' })
   by?: string;
+
+  @ApiPropertyOptional({ description: 'Why the lead is held.' })
+  reason?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Held until (a new sign-in releases it sooner).' })
+  until?: string;
 }
 
 export class LeadStatusDto {
