@@ -111,7 +111,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   }
 
   async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
-    const { lead_id: leadId, distribution_id: distributionId } = job.data;
+    const leadId = job.data.lead_id;
     const admission = await this.breaker.admit();
     if (!admission.ok) return this.holdBack(admission.waitMs);
 
