@@ -102,12 +102,11 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), this.config.delivery.shutdownTimeoutMs);
     });
-    const finished = this.worker.close().then(() => false);
-    if (await Promise.race([finished, timedOut])) {
-      this.logger.warn('In-flight deliveries did not finish in time; they will be picked up again by another worker');
-      await this.worker.close(true);
-    }
+    // pause() stops taking leads and resolves once the in-flight ones are done.
+    const late = await Promise.race([this.worker.pause().then(() => false), timedOut]);
     clearTimeout(timer);
+    if (late) this.logger.warn('In-flight deliveries did not finish in time; their locks will expire and another worker will deliver them');
+    await this.worker.close(late);
   }
 
   async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {

@@ -9,6 +9,7 @@ export async function createWorkerApp(
   options: Pick<NestApplicationOptions, 'logger'> = {},
 ): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), options);
-  app.enableShutdownHooks();
+  // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

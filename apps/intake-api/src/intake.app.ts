@@ -53,7 +53,8 @@ export async function createIntakeApp(config: IntakeAppConfig, options: Pick<Nes
   );
   app.enableVersioning({ type: VersioningType.URI });
   requireJsonBodies(app.getHttpAdapter().getInstance());
-  app.enableShutdownHooks();
+  // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
+  app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   await mountOpsDashboard(app.getHttpAdapter().getInstance(), [app.get<Queue>(LEAD_QUEUE)], config.intake.ops);
   return app;
