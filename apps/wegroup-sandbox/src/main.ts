@@ -16,6 +16,9 @@ async function bootstrap(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   new Logger('WeGroupSandbox').log(`WeGroup sandbox listening on http://${host}:${port}`);
+  if (options.introspection) {
+    new Logger('WeGroupSandbox').log(`Bearer tokens not registered here are introspected at ${options.introspection.url}`);
+  }
 }
 
 bootstrap().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { grants, PUSH_LEAD_SCOPE } from '@app/wegroup/scopes';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidJsonBody, recordedBody, recordOf } from './sandbox-http.setup';
 import { jsonDecodeIssue, validateLeadBody } from './lead-body.validator';
+import { SandboxIntrospectionService } from './sandbox-introspection.service';
 import { SandboxStateService } from './sandbox-state.service';
 import type { FaultRule, RecordedRequest } from './sandbox.types';
 
@@ -14,6 +15,7 @@ interface Answer {
 
 const NOT_PROVIDED: Answer = { status: 401, body: { detail: 'Authentication credentials were not provided.' } };
 const INVALID_TOKEN: Answer = { status: 401, body: { detail: 'Invalid token.' } };
+const INTROSPECTION_UNAVAILABLE: Answer = { status: 503, body: { detail: 'Token introspection unavailable.' } };
 const MISSING_SCOPE: Answer = { status: 403, body: { detail: `Missing required scope: ${PUSH_LEAD_SCOPE}` } };
 const AUTHORIZATION = /^\s*(\S+)\s+(\S+)\s*$/;
 
@@ -22,7 +24,10 @@ const AUTHORIZATION = /^\s*(\S+)\s+(\S+)\s*$/;
 export class SandboxLeadsController {
   private readonly logger = new Logger(SandboxLeadsController.name);
 
-  constructor(private readonly state: SandboxStateService) {}
+  constructor(
+    private readonly state: SandboxStateService,
+    private readonly introspection: SandboxIntrospectionService,
+  ) {}
 
   @Post('customers')
   async createCustomerLead(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
@@ -38,7 +43,7 @@ export class SandboxLeadsController {
     const delay = this.state.delayMs;
     if (delay > 0) await sleep(delay);
 
-    const refusal = this.authorize(request.headers.authorization) ?? this.checkContentType(request.headers['content-type']);
+    const refusal = (await this.authorize(request.headers.authorization)) ?? this.checkContentType(request.headers['content-type']);
     if (refusal) return this.send(reply, record, refusal.status, refusal.body);
 
     const body = request.body;
@@ -50,13 +55,22 @@ export class SandboxLeadsController {
     return this.send(reply, record, 201, { id: lead.id, distribution_id: lead.distribution_id, created_at: lead.created_at });
   }
 
-  private authorize(header: string | undefined): Answer | undefined {
+  /**
+   * Registered tokens first; a bearer token the sandbox does not know is then introspected
+   * at the OpenID provider, when introspection is configured.
+   */
+  private async authorize(header: string | undefined): Promise<Answer | undefined> {
     if (header === undefined || header.trim() === '') return NOT_PROVIDED;
     const match = AUTHORIZATION.exec(header);
     if (!match) return INVALID_TOKEN;
     const scheme = match[1].toLowerCase();
     if (scheme !== 'apikey' && scheme !== 'bearer') return INVALID_TOKEN;
-    const scopes = this.state.scopesOf(scheme, match[2]);
+    let scopes = this.state.scopesOf(scheme, match[2]);
+    if (!scopes && scheme === 'bearer' && this.introspection.enabled) {
+      const verdict = await this.introspection.introspect(match[2]);
+      if ('unavailable' in verdict) return INTROSPECTION_UNAVAILABLE;
+      if (verdict.active) scopes = verdict.scopes;
+    }
     if (!scopes) return INVALID_TOKEN;
     return grants(scopes, PUSH_LEAD_SCOPE) ? undefined : MISSING_SCOPE;
   }

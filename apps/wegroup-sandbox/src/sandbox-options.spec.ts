@@ -41,6 +41,36 @@ describe('readSandboxOptions', () => {
     expect(() => readSandboxOptions(env)).toThrow(message);
   });
 
+  it('reads the introspection variables, all three or none', () => {
+    expect(readSandboxOptions({}).introspection).toBeUndefined();
+    expect(
+      readSandboxOptions({
+        SANDBOX_INTROSPECTION_URL: 'http://127.0.0.1:4000/token/introspection/',
+        SANDBOX_INTROSPECTION_CLIENT_ID: 'wegroup-sandbox',
+        SANDBOX_INTROSPECTION_CLIENT_SECRET: ' s3cret ',
+      }).introspection,
+    ).toEqual({ url: 'http://127.0.0.1:4000/token/introspection', clientId: 'wegroup-sandbox', clientSecret: 's3cret' });
+  });
+
+  it.each([
+    [{ SANDBOX_INTROSPECTION_URL: 'http://idp/introspect' }, /^SANDBOX_INTROSPECTION_CLIENT_ID is required when SANDBOX_INTROSPECTION_URL is set/],
+    [
+      { SANDBOX_INTROSPECTION_URL: 'http://idp/introspect', SANDBOX_INTROSPECTION_CLIENT_ID: 'rs' },
+      /^SANDBOX_INTROSPECTION_CLIENT_SECRET is required when SANDBOX_INTROSPECTION_URL and SANDBOX_INTROSPECTION_CLIENT_ID are set/,
+    ],
+    [{ SANDBOX_INTROSPECTION_CLIENT_SECRET: 'x' }, /^SANDBOX_INTROSPECTION_URL is required/],
+    [{ SANDBOX_INTROSPECTION_URL: 'ftp://idp/x', SANDBOX_INTROSPECTION_CLIENT_ID: 'rs', SANDBOX_INTROSPECTION_CLIENT_SECRET: 'x' }, /^SANDBOX_INTROSPECTION_URL must use/],
+    [{ SANDBOX_INTROSPECTION_URL: 'not a url', SANDBOX_INTROSPECTION_CLIENT_ID: 'rs', SANDBOX_INTROSPECTION_CLIENT_SECRET: 'x' }, /^SANDBOX_INTROSPECTION_URL is not a valid URL/],
+  ])('refuses incomplete introspection settings %p', (env, message) => {
+    expect(() => readSandboxOptions(env)).toThrow(message);
+  });
+
+  it('never puts the introspection secret into an error message', () => {
+    expect(() => readSandboxOptions({ SANDBOX_INTROSPECTION_URL: 'nope', SANDBOX_INTROSPECTION_CLIENT_ID: 'rs', SANDBOX_INTROSPECTION_CLIENT_SECRET: 'very-secret' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('very-secret') }),
+    );
+  });
+
   it('never puts a token into an error message', () => {
     expect(() => readSandboxOptions({ SANDBOX_API_TOKENS: 'super-secret-value' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('super-secret') }));
   });

@@ -1,4 +1,4 @@
-import { ConfigError, Env, integer, SANDBOX_DEFAULTS } from '@app/config';
+import { ConfigError, Env, integer, optionalString, SANDBOX_DEFAULTS, url } from '@app/config';
 import { SSO_ONLY_SCOPES, WEGROUP_SCOPES } from '@app/wegroup/scopes';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { MAX_DELAY_MS } from './sandbox.constants';
@@ -19,9 +19,31 @@ export interface SandboxOptions {
   delayMs: number;
   /** How many requests (and created leads) are kept; the oldest go first. */
   maxRecords: number;
+  /**
+   * Validates bearer tokens that are not registered locally at an OAuth 2.0 introspection
+   * endpoint (RFC 7662), as WeGroup's API does with tokens of its own SSO. Off when undefined.
+   */
+  introspection?: IntrospectionOptions;
   /** Nest logger setting; tests pass `false`. */
   logger?: LoggerService | LogLevel[] | false;
 }
+
+export interface IntrospectionOptions {
+  /** The provider's introspection endpoint (`introspection_endpoint` of its discovery document). */
+  url: string;
+  /** The sandbox's own client at the provider; authenticates with client_secret_basic. */
+  clientId: string;
+  clientSecret: string;
+  /** How long an active answer is reused, in ms (at most {@link MAX_INTROSPECTION_CACHE_MS}; 0 = never). */
+  cacheMs?: number;
+  /** Per-request timeout toward the introspection endpoint, in ms. */
+  timeoutMs?: number;
+}
+
+export const MAX_INTROSPECTION_CACHE_MS = 1_000;
+export const DEFAULT_INTROSPECTION_TIMEOUT_MS = 5_000;
+
+const INTROSPECTION_VARIABLES = ['SANDBOX_INTROSPECTION_URL', 'SANDBOX_INTROSPECTION_CLIENT_ID', 'SANDBOX_INTROSPECTION_CLIENT_SECRET'] as const;
 
 export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = {
   port: 3100,
@@ -93,5 +115,21 @@ export function readSandboxOptions(env: Env = process.env): SandboxOptions {
     bearerTokens: parseTokenList(env, 'SANDBOX_BEARER_TOKENS', 'bearer', DEFAULT_SANDBOX_OPTIONS.bearerTokens),
     delayMs: integer(env, 'SANDBOX_DELAY_MS', DEFAULT_SANDBOX_OPTIONS.delayMs, 0, MAX_DELAY_MS),
     maxRecords: integer(env, 'SANDBOX_MAX_RECORDS', DEFAULT_SANDBOX_OPTIONS.maxRecords, 1, MAX_RECORDS_LIMIT),
+    introspection: readIntrospectionOptions(env),
+  };
+}
+
+/** SANDBOX_INTROSPECTION_URL, _CLIENT_ID and _CLIENT_SECRET: all three, or none. Never quotes the secret. */
+export function readIntrospectionOptions(env: Env): IntrospectionOptions | undefined {
+  const present = INTROSPECTION_VARIABLES.filter((name) => optionalString(env, name) !== undefined);
+  if (present.length === 0) return undefined;
+  const missing = INTROSPECTION_VARIABLES.filter((name) => !present.includes(name));
+  if (missing.length > 0) {
+    throw new ConfigError(missing[0], `is required when ${present.join(' and ')} ${present.length === 1 ? 'is' : 'are'} set (token introspection needs all three)`);
+  }
+  return {
+    url: url(env, 'SANDBOX_INTROSPECTION_URL', undefined, ['http:', 'https:']),
+    clientId: optionalString(env, 'SANDBOX_INTROSPECTION_CLIENT_ID') as string,
+    clientSecret: optionalString(env, 'SANDBOX_INTROSPECTION_CLIENT_SECRET') as string,
   };
 }

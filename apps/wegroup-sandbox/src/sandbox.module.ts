@@ -4,6 +4,7 @@ import { SandboxHealthController } from './sandbox-health.controller';
 import { SandboxLeadsController } from './sandbox-leads.controller';
 import { SANDBOX_OPTIONS } from './sandbox.constants';
 import type { SandboxOptions } from './sandbox-options';
+import { SandboxIntrospectionService } from './sandbox-introspection.service';
 import { SandboxStateService } from './sandbox-state.service';
 
 @Module({})
@@ -12,7 +13,7 @@ export class SandboxModule {
     return {
       module: SandboxModule,
       controllers: [SandboxLeadsController, SandboxControlController, SandboxHealthController],
-      providers: [{ provide: SANDBOX_OPTIONS, useValue: options }, SandboxStateService],
+      providers: [{ provide: SANDBOX_OPTIONS, useValue: options }, SandboxStateService, SandboxIntrospectionService],
       exports: [SandboxStateService],
     };
   }
