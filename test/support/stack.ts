@@ -11,6 +11,8 @@ import { createSandboxApp } from '../../apps/wegroup-sandbox/src/sandbox.app';
 import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './redis-keys';
 import { waitFor } from './wait';
 
+export { freePort } from './processes';
+
 export const INTAKE_KEY = 'test-intake-key-0123456789';
 export const OTHER_SOURCE_KEY = 'other-intake-key-0123456789';
 /** Errors only: a passing run stays quiet, a failing one still says why. */
@@ -63,7 +65,10 @@ export interface StackOptions {
   sandboxUrl: string;
   env?: Record<string, string>;
   worker?: boolean;
+  /** A fixed intake port (e.g. one registered as an OAuth redirect URI); any free one otherwise. */
+  port?: number;
 }
+
 
 /** The real intake-api and delivery-worker, in this process, on a QUEUE_PREFIX of their own. */
 export class Stack {
@@ -96,7 +101,7 @@ export class Stack {
 
   async start(): Promise<this> {
     this.intake = await createIntakeApp(readIntakeAppConfig(this.env), { logger: TEST_LOGGER });
-    await this.intake.listen(0, '127.0.0.1');
+    await this.intake.listen(this.options.port ?? 0, '127.0.0.1');
     this.url = (await this.intake.getUrl()).replace('[::1]', '127.0.0.1');
     if (this.options.worker !== false) await this.startWorker();
     return this;

@@ -25,6 +25,8 @@ export interface SsoConfig {
   clientSecret: string;
   redirectUri: string;
   scopes: WeGroupScope[];
+  /** How the client authenticates at the token endpoint. */
+  tokenAuthMethod: 'client_secret_basic' | 'client_secret_post';
   /** AES-256-GCM key for tokens at rest. */
   tokenEncryptionKey: Buffer;
 }
@@ -196,6 +198,9 @@ export function readSsoConfig(env: Env): SsoConfig | null {
     clientSecret: string(env, 'WEGROUP_SSO_CLIENT_SECRET'),
     redirectUri: url(env, 'WEGROUP_SSO_REDIRECT_URI', undefined, ['http:', 'https:']),
     scopes,
+    // WeGroup's SSO speaks in login and consent challenges (ORY Hydra's vocabulary), whose
+    // clients authenticate with HTTP basic unless registered otherwise.
+    tokenAuthMethod: oneOf(env, 'WEGROUP_SSO_TOKEN_AUTH_METHOD', ['client_secret_basic', 'client_secret_post'] as const, 'client_secret_basic'),
     tokenEncryptionKey: key,
   };
 }

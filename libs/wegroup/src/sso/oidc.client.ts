@@ -40,7 +40,13 @@ export class WeGroupOidcClient {
       // Plain http is allowed only for an issuer on this machine (tests, a local IdP).
       const insecure = issuer.protocol === 'http:' && LOOPBACK.has(issuer.hostname);
       this.configuration = oidc
-        .discovery(issuer, this.sso.clientId, this.sso.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined)
+        .discovery(
+          issuer,
+          this.sso.clientId,
+          undefined,
+          this.sso.tokenAuthMethod === 'client_secret_post' ? oidc.ClientSecretPost(this.sso.clientSecret) : oidc.ClientSecretBasic(this.sso.clientSecret),
+          insecure ? { execute: [oidc.allowInsecureRequests] } : undefined,
+        )
         .catch((error: unknown) => {
           this.configuration = undefined; // try discovery again next time
           throw error;
