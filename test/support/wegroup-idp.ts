@@ -1,3 +1,4 @@
+import { WEGROUP_SCOPES } from '@app/wegroup/scopes';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,19 +19,8 @@ import type { Account, Adapter, AnyObject, Configuration, Provider } from 'oidc-
  *   await idp.stop();
  */
 
-/** WeGroup's scope table. */
-export const WEGROUP_IDP_SCOPES = [
-  'openid',
-  'offline',
-  'api',
-  'leads:write',
-  'leads:read',
-  'parties:update',
-  'parties:read',
-  'vehicle:read',
-  'address:read',
-  'enterprise:read',
-] as const;
+/** WeGroup's scope table: the provider offers exactly the scopes the service knows. */
+export const WEGROUP_IDP_SCOPES = WEGROUP_SCOPES;
 
 /** What WeGroup's /userinfo returns; all released with the `openid` scope alone (ID token too). */
 export const WEGROUP_USERINFO_CLAIMS = [
