@@ -25,6 +25,8 @@ const DEMO = {
   apiKey: 'demo-intake-key-0123456789',
   opsUsername: 'ops',
   opsPassword: 'ops-password-change-me',
+  // A fixed, published demo key: fine for the sandbox, never for real lead data.
+  dataKey: 'demo:ZGVtby1vbmx5LWRlbW8tb25seS1kZW1vLW9ubHktISE=',
 };
 
 const APPS = [
@@ -58,6 +60,7 @@ function buildEnv() {
   fill('INTAKE_API_KEYS', `demo-crm:${DEMO.apiKey}`);
   fill('OPS_USERNAME', DEMO.opsUsername);
   fill('OPS_PASSWORD', DEMO.opsPassword);
+  fill('DATA_ENCRYPTION_KEY', DEMO.dataKey);
   fill('WEGROUP_ENV', 'sandbox');
   // Only aim at the local sandbox when the caller did not pick a real WeGroup environment.
   if (env.WEGROUP_ENV.trim() === 'sandbox') fill('WEGROUP_SANDBOX_URL', `http://127.0.0.1:${env.SANDBOX_PORT.trim()}`);

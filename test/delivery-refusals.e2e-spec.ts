@@ -1,6 +1,6 @@
 import { readIntakeAppConfig } from '@app/config';
 import { createIntakeApp } from '../apps/intake-api/src/intake.app';
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, Stack, startSandbox, StartedSandbox, TEST_LOGGER } from './support/stack';
+import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, Stack, startSandbox, StartedSandbox, TEST_DATA_KEY, TEST_LOGGER } from './support/stack';
 import { uniqueQueuePrefix } from './support/redis-keys';
 
 describe('deliveries WeGroup must refuse, and an unreachable Redis', () => {
@@ -68,6 +68,7 @@ describe('deliveries WeGroup must refuse, and an unreachable Redis', () => {
         INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
         OPS_USERNAME: OPS.username,
         OPS_PASSWORD: OPS.password,
+        DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
       }),
       { logger: TEST_LOGGER },
     );

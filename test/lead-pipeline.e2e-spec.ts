@@ -143,9 +143,9 @@ describe('lead pipeline: intake → queue → worker → WeGroup sandbox (API to
     expect(document.openapi).toMatch(/^3\./);
     expect(document.components.securitySchemes['api-key']).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
     const post = document.paths['/v1/leads'].post;
-    expect(Object.keys(post.responses).sort()).toEqual(['200', '202', '400', '401', '409', '413', '415', '422', '503']);
+    expect(Object.keys(post.responses).sort()).toEqual(['200', '202', '400', '401', '409', '413', '415', '422', '429', '503']);
     expect(document.paths['/v1/leads/{id}/retry'].post.security).toEqual([{ ops: [] }]);
-    expect(Object.keys(document.paths['/v1/leads/{id}'].get.responses).sort()).toEqual(['200', '401', '404', '503']);
+    expect(Object.keys(document.paths['/v1/leads/{id}'].get.responses).sort()).toEqual(['200', '401', '404', '429', '503']);
     expect((await fetch(`${stack.url}/docs`)).status).toBe(200);
   });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SANDBOX_DEFAULTS } from '@app/config';
 import { AppProcess, freePort, ProcessGroup } from './support/processes';
 import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './support/redis-keys';
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, startSandbox, StartedSandbox } from './support/stack';
+import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';
 import { redisAddress, TcpProxy, viaProxy } from './support/tcp-proxy';
 import { waitFor } from './support/wait';
 
@@ -128,6 +128,7 @@ describe('real processes under fire: SIGKILL, SIGTERM, and Redis going away', ()
     INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
     OPS_USERNAME: OPS.username,
     OPS_PASSWORD: OPS.password,
+    DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
     DELIVERY_RETRY_SCHEDULE: '0.2,0.2,0.2',
     // Lock and stalled-check interval: a killed worker's leads go to another within seconds.
     DELIVERY_LOCK_MS: '2000',

@@ -2,7 +2,7 @@ import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from '@app/config';
 import { keyPrefix, LEADS_QUEUE } from '@app/queue';
 import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
@@ -17,6 +17,8 @@ export const INTAKE_KEY = 'test-intake-key-0123456789';
 export const OTHER_SOURCE_KEY = 'other-intake-key-0123456789';
 /** Errors only: a passing run stays quiet, a failing one still says why. */
 export const TEST_LOGGER: LogLevel[] = ['error'];
+/** A fresh data key per test process: lead data in Redis is sealed with it. */
+export const TEST_DATA_KEY = `test:${randomBytes(32).toString('base64')}`;
 export const OPS = { username: 'ops', password: 'ops-test-password' };
 
 export interface StartedSandbox {
@@ -91,8 +93,11 @@ export class Stack {
       INTAKE_API_KEYS: `test-crm:${INTAKE_KEY},other-crm:${OTHER_SOURCE_KEY}`,
       OPS_USERNAME: OPS.username,
       OPS_PASSWORD: OPS.password,
+      DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
       DELIVERY_RETRY_SCHEDULE: '0.1,0.1,0.1',
       WORKER_CONCURRENCY: '10',
+      // Tests post and poll hundreds of leads a minute; the throttling tests set their own limit.
+      INTAKE_RATE_LIMIT: '1000000',
       ...options.env,
     };
     this.redis = new Redis(REDIS_URL);

@@ -2,10 +2,20 @@ import { ConfigService } from '@nestjs/config';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type Redis from 'ioredis';
 import { Admission, CircuitBreaker } from '@app/queue';
+import { randomBytes } from 'node:crypto';
 import { readWorkerAppConfig, WorkerAppConfig } from '@app/config';
-import { DeliverLeadJobData, DeliveryResult } from '@app/leads';
+import { DeliverLeadJobData, DeliveryResult, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
+import { WorkerMetrics } from './worker.metrics';
+
+const ENV = {
+  WEGROUP_API_URL: 'http://wegroup.test',
+  DELIVERY_RETRY_SCHEDULE: '5,300',
+  DATA_ENCRYPTION_KEY: `test:${randomBytes(32).toString('base64')}`,
+};
+const config = readWorkerAppConfig(ENV);
+const LEAD = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
 
 function fakeJob(attemptsMade = 0) {
   const data: DeliverLeadJobData = {
@@ -13,15 +23,14 @@ function fakeJob(attemptsMade = 0) {
     source: 'crm',
     distribution_id: 'dist-1',
     received_at: '2026-01-01T00:00:00.000Z',
-    lead: { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } },
+    sealed_lead: sealLead(config.dataKeyring, LEAD),
     body_hash: 'hash',
   };
   const log = jest.fn().mockResolvedValue(1);
   return { job: { id: 'lead-1', data, attemptsMade, log } as unknown as Job<DeliverLeadJobData, DeliveryResult>, log };
 }
 
-function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }) {
-  const config = readWorkerAppConfig({ WEGROUP_API_URL: 'http://wegroup.test', DELIVERY_RETRY_SCHEDULE: '5,300' });
+function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics) {
   const configService = { get: (key: keyof typeof config) => config[key] } as unknown as ConfigService<WorkerAppConfig, true>;
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
   const queue = { rateLimit: jest.fn().mockResolvedValue(undefined) };
@@ -37,18 +46,23 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     {} as Redis,
     queue as unknown as Queue,
     breaker as unknown as CircuitBreaker,
+    metrics,
   );
   return { processor, client, queue, breaker };
 }
 
-const loggedAttempt = (log: jest.Mock) => JSON.parse(log.mock.calls[0][0] as string);
+const loggedAttempt = (log: jest.Mock) => {
+  const line = log.mock.calls[0][0] as string;
+  expect(line).not.toContain('Foo');
+  return openLogLine(config.dataKeyring, line) as unknown as Record<string, unknown>;
+};
 
 describe('LeadDeliveryProcessor', () => {
   it('pushes the lead body to its distribution and returns what WeGroup answered', async () => {
     const { processor, client } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{"id":"wg-9"}' }));
     const { job, log } = fakeJob();
-    await expect(processor.process(job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-9', body: '{"id":"wg-9"}' });
-    expect(client.pushLead).toHaveBeenCalledWith('http://wegroup.test', 'dist-1', job.data.lead, expect.objectContaining({ scheme: 'apikey' }));
+    await expect(processor.process(job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-9' });
+    expect(client.pushLead).toHaveBeenCalledWith('http://wegroup.test', 'dist-1', LEAD, expect.objectContaining({ scheme: 'apikey' }), expect.any(Object));
     expect(loggedAttempt(log)).toMatchObject({ attempt: 1, outcome: 'delivered', status_code: 201, error: null });
   });
 
@@ -116,5 +130,49 @@ describe('LeadDeliveryProcessor', () => {
     const { job, log } = fakeJob();
     await expect(processor.process(job)).rejects.toThrow('Delivery failed unexpectedly (TypeError)');
     expect(JSON.stringify(loggedAttempt(log))).not.toContain('secret-ish');
+  });
+
+  describe('request id and metrics', () => {
+    const metricsFor = () =>
+      new WorkerMetrics({ getJobCounts: async () => ({}) } as unknown as Queue, { state: async () => ({ state: 'closed', consecutive_failures: 0 }) } as unknown as CircuitBreaker);
+    const sample = async (metric: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number; metricName?: string }> }> }, labels: Record<string, unknown>, name?: string) =>
+      (await metric.get()).values.find(
+        (value) => (name === undefined || value.metricName === name) && Object.entries(labels).every(([key, label]) => value.labels[key] === label),
+      )?.value ?? 0;
+
+    it("sends the lead's request id to WeGroup and counts the delivery with its status and intake-to-delivered time", async () => {
+      const metrics = metricsFor();
+      const { processor, client } = processorWith(
+        async (_url, _distribution, _body, _credentials, options) => {
+          options?.onResponse?.(201, 12);
+          return { statusCode: 201, leadId: 'wg-9', body: null };
+        },
+        undefined,
+        metrics,
+      );
+      const { job } = fakeJob();
+      job.data.request_id = 'req-abc';
+      await processor.process(job);
+      expect(client.pushLead).toHaveBeenCalledWith('http://wegroup.test', 'dist-1', LEAD, expect.anything(), expect.objectContaining({ requestId: 'req-abc' }));
+      expect(await sample(metrics.deliveries, { outcome: 'delivered', status_code: '201' })).toBe(1);
+      expect(await sample(metrics.wegroupRequestSeconds, { status_code: '201' }, 'wegroup_leads_wegroup_request_duration_seconds_count')).toBe(1);
+      expect(await sample(metrics.intakeToDeliveredSeconds, {}, 'wegroup_leads_intake_to_delivered_seconds_count')).toBe(1);
+    });
+
+    it('counts failures by outcome and status, and leads held back while the circuit is open', async () => {
+      const metrics = metricsFor();
+      const failing = processorWith(
+        async () => {
+          throw new WeGroupError('WeGroup answered 401', 'permanent', 401);
+        },
+        undefined,
+        metrics,
+      );
+      await expect(failing.processor.process(fakeJob().job)).rejects.toBeInstanceOf(UnrecoverableError);
+      const held = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, waitMs: 1_000 }, metrics);
+      await expect(held.processor.process(fakeJob().job)).rejects.toThrow('bullmq:rateLimitExceeded');
+      expect(await sample(metrics.deliveries, { outcome: 'permanent', status_code: '401' })).toBe(1);
+      expect(await sample(metrics.deliveries, { outcome: 'held', status_code: 'none' })).toBe(1);
+    });
   });
 });

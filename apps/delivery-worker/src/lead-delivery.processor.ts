@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type Redis from 'ioredis';
-import { WorkerAppConfig } from '@app/config';
-import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord } from '@app/leads';
+import { Keyring, WorkerAppConfig } from '@app/config';
+import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord, openLead, sealLogEntry } from '@app/leads';
 import {
   attemptsFor,
   checkEvictionPolicy,
@@ -14,7 +14,17 @@ import {
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
 } from '@app/queue';
-import { PUSH_LEAD_SCOPE, ReauthRequiredError, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
+import {
+  PUSH_LEAD_SCOPE,
+  PushLeadOptions,
+  ReauthRequiredError,
+  WEGROUP_AUTH_PROVIDER,
+  WeGroupAuthProvider,
+  WeGroupClient,
+  WeGroupError,
+} from '@app/wegroup';
+import { withLogContext } from '@app/observability';
+import { WorkerMetrics } from './worker.metrics';
 import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 /** A transient failure; BullMQ's backoff strategy reads the delay the processor chose and logged. */
@@ -50,6 +60,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger(LeadDeliveryProcessor.name);
   private readonly config: WorkerAppConfig;
   private readonly attempts: number;
+  private readonly keyring: Keyring;
   private worker?: Worker<DeliverLeadJobData, DeliveryResult>;
 
   constructor(
@@ -59,20 +70,27 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     @Inject(WORKER_REDIS) private readonly redis: Redis,
     @Inject(WORKER_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     private readonly breaker: CircuitBreaker,
+    @Optional() private readonly metrics?: WorkerMetrics,
   ) {
     this.config = {
       redis: config.get('redis', { infer: true }),
       wegroup: config.get('wegroup', { infer: true }),
       delivery: config.get('delivery', { infer: true }),
       sso: config.get('sso', { infer: true }),
+      dataKeyring: config.get('dataKeyring', { infer: true }),
+      retention: config.get('retention', { infer: true }),
     };
+    this.keyring = this.config.dataKeyring;
     this.attempts = attemptsFor(this.config.delivery.retry);
   }
 
   onApplicationBootstrap(): void {
     const { redis: redisConfig, delivery } = this.config;
     void checkEvictionPolicy(this.redis, this.logger);
-    this.worker = new Worker<DeliverLeadJobData, DeliveryResult>(LEADS_QUEUE, (job) => this.process(job), {
+    // Every line logged about a lead carries its request id (from the intake) and lead id.
+    const processor = (job: Job<DeliverLeadJobData, DeliveryResult>) =>
+      withLogContext({ request_id: job.data.request_id, lead_id: job.data.lead_id }, () => this.process(job));
+    this.worker = new Worker<DeliverLeadJobData, DeliveryResult>(LEADS_QUEUE, processor, {
       connection: this.redis,
       prefix: keyPrefix(redisConfig.queuePrefix),
       concurrency: delivery.concurrency,
@@ -112,12 +130,17 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
     const leadId = job.data.lead_id;
     const admission = await this.breaker.admit();
-    if (!admission.ok) return this.holdBack(admission.waitMs);
+    if (!admission.ok) {
+      this.metrics?.delivery('held', null);
+      return this.holdBack(admission.waitMs);
+    }
 
     const attempt = job.attemptsMade + 1;
     const started = Date.now();
-    const record = (entry: AttemptOutcome) =>
-      job.log(JSON.stringify({ kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
+    const record = (entry: AttemptOutcome) => {
+      this.metrics?.delivery(entry.outcome, entry.status_code, job.data.received_at);
+      return job.log(sealLogEntry(this.keyring, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
+    };
 
     try {
       const result = await this.push(job.data);
@@ -126,18 +149,19 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
         this.breaker.recordSuccess(),
       ]);
       this.logger.log(`Lead ${leadId} delivered on attempt ${attempt} (WeGroup ${result.statusCode})`);
-      return { status_code: result.statusCode, lead_id: result.leadId, body: result.body };
+      return { status_code: result.statusCode, lead_id: result.leadId };
     } catch (error) {
       if (error instanceof ReauthRequiredError) return this.waitForSignIn(job, token, error);
       const failure =
         error instanceof WeGroupError ? error : new WeGroupError(`Delivery failed unexpectedly (${(error as Error)?.name ?? 'error'})`, 'transient');
       const failed = { status_code: failure.statusCode, error: failure.message, body: failure.body };
-      // The message may quote WeGroup's answer, which can echo lead data: log the status only.
+      // The message may quote WeGroup's answer, which can echo lead data: it goes to the sealed
+      // attempt log only; logs and the job's failure reason get the summary.
       this.logger.warn(`Lead ${leadId} attempt ${attempt} failed (${failure.kind}, WeGroup status ${failure.statusCode ?? 'none'})`);
 
       if (failure.kind === 'permanent') {
         await record({ outcome: 'permanent', ...failed, next_delay_ms: null });
-        throw new UnrecoverableError(failure.message);
+        throw new UnrecoverableError(failure.summary);
       }
       if (failure.rateLimited) {
         const pauseMs = failure.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
@@ -154,11 +178,14 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       const delayMs = retryDelayMs(this.config.delivery.retry, attempt, failure.retryAfterMs);
       await record({ outcome: 'transient', ...failed, next_delay_ms: last ? null : delayMs });
       const openedForMs = await this.breaker.recordFailure(admission.probe);
-      if (openedForMs !== null) this.logger.warn(`Circuit opened after repeated transient failures: deliveries pause for ${openedForMs} ms`);
+      if (openedForMs !== null) {
+        this.metrics?.breakerOpened.inc();
+        this.logger.warn(`Circuit opened after repeated transient failures: deliveries pause for ${openedForMs} ms`);
+      }
       // A Retry-After on a 503 speaks for the whole service, not just this lead.
       const pauseMs = Math.max(openedForMs ?? 0, failure.retryAfterMs ?? 0);
       if (pauseMs > 0) await this.queue.rateLimit(pauseMs);
-      throw new RetryableDeliveryError(failure.message, delayMs);
+      throw new RetryableDeliveryError(failure.summary, delayMs);
     }
   }
 
@@ -166,17 +193,20 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
    * One push; with SSO a 401 earns one token refresh and one more try, and a 403 marks the
    * scope as not effectively granted on the connection.
    */
-  private async push({ distribution_id: distributionId, lead }: DeliverLeadJobData) {
+  private async push(data: DeliverLeadJobData) {
+    const { distribution_id: distributionId } = data;
+    const lead = openLead(this.keyring, data);
+    if (!lead) throw new WeGroupError("The lead's personal data was erased before delivery: nothing to send.", 'permanent');
     const credentials = await this.auth.credentialsFor(distributionId);
     try {
-      return await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials);
+      return await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials, this.pushOptions(data));
     } catch (error) {
       if (!(error instanceof WeGroupError) || credentials.scheme !== 'bearer') throw error;
       if (error.statusCode === 403) await this.auth.reportForbidden?.(distributionId, PUSH_LEAD_SCOPE);
       if (error.statusCode !== 401) throw error;
       const renewed = await this.auth.renewAfterUnauthorized?.(distributionId, credentials);
       if (!renewed) throw error;
-      return this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, renewed);
+      return this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, renewed, this.pushOptions(data));
     }
   }
 
@@ -184,10 +214,21 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   private async waitForSignIn(job: Job<DeliverLeadJobData, DeliveryResult>, token: string | undefined, reason: ReauthRequiredError): Promise<never> {
     const until = Date.now() + REAUTH_RECHECK_MS;
     const entry: HeldRecord = { kind: 'held', at: new Date().toISOString(), reason: reason.message, until: new Date(until).toISOString() };
-    await job.log(JSON.stringify(entry));
+    await job.log(sealLogEntry(this.keyring, entry));
+    this.metrics?.delivery('held', null);
     this.logger.warn(`Lead ${job.data.lead_id} waits for a new SSO sign-in of distribution ${job.data.distribution_id}`);
     await job.moveToDelayed(until, token);
     throw new DelayedError();
+  }
+
+  /** The lead's id travels to WeGroup; the exchange's status and duration go to the metrics. */
+  private pushOptions(data: DeliverLeadJobData): PushLeadOptions {
+    return { requestId: data.request_id, onResponse: this.metrics?.wegroupResponse };
+  }
+
+  /** Consuming the queue (for /health/ready): started, not paused, not closing. */
+  isRunning(): boolean {
+    return this.worker !== undefined && this.worker.isRunning() && !this.worker.isPaused();
   }
 
   /** Puts the job back in the queue without spending an attempt, and pauses every worker. */

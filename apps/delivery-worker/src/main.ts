@@ -1,8 +1,11 @@
 import { loadConfigOrExit, readWorkerAppConfig } from '@app/config';
+import { readWorkerObservabilityConfig } from '@app/observability';
 import { createWorkerApp } from './worker.app';
 
 async function bootstrap(): Promise<void> {
-  await createWorkerApp(loadConfigOrExit(readWorkerAppConfig));
+  const config = loadConfigOrExit(readWorkerAppConfig);
+  const { logLevel, metricsPort } = loadConfigOrExit(readWorkerObservabilityConfig);
+  await createWorkerApp(config, { logLevel, metricsPort });
 }
 
 void bootstrap();

@@ -1,14 +1,24 @@
-import { INestApplicationContext, NestApplicationOptions } from '@nestjs/common';
+import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WorkerAppConfig } from '@app/config';
+import { AppLoggingOptions, useStructuredLogger, withLogging } from '@app/observability';
+import { WorkerObservabilityOptions } from './worker-metrics.server';
 import { WorkerModule } from './worker.module';
 
-/** The worker is its own process with no public HTTP: an application context only. */
-export async function createWorkerApp(
-  config: WorkerAppConfig,
-  options: Pick<NestApplicationOptions, 'logger'> = {},
-): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), options);
+/**
+ * Logging (`logger` as Nest levels, or a pino `logLevel` / `logDestination`) and the
+ * metrics/health port (`metricsPort`; none unless given).
+ */
+export type WorkerAppOptions = AppLoggingOptions & WorkerObservabilityOptions;
+
+/** The worker is its own process with no public HTTP: an application context, plus a small metrics and health port. */
+export async function createWorkerApp(config: WorkerAppConfig, options: WorkerAppOptions = {}): Promise<INestApplicationContext> {
+  const { metricsPort, metricsHost, ...logging } = options;
+  const app = await NestFactory.createApplicationContext(
+    withLogging(WorkerModule.forRoot(config, { metricsPort, metricsHost }), 'delivery-worker', logging),
+    { bufferLogs: true },
+  );
+  useStructuredLogger(app);
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   return app;

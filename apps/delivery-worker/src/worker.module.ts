@@ -2,29 +2,32 @@ import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/co
 import { ConfigModule } from '@nestjs/config';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { WorkerAppConfig } from '@app/config';
+import { ssoKeyring, WorkerAppConfig } from '@app/config';
 import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
 import {
   ApiTokenAuthProvider,
   ConnectionStore,
   RoutingAuthProvider,
   SsoAuthProvider,
-  TokenCipher,
   WEGROUP_AUTH_PROVIDER,
   WeGroupAuthProvider,
   WeGroupHttpModule,
   WeGroupOidcClient,
 } from '@app/wegroup';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
-import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
+import { RetentionSweeper } from './retention.sweeper';
+import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
+import { WorkerMetrics } from './worker.metrics';
+import { WORKER_OBSERVABILITY, WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
-function authProvider(config: WorkerAppConfig, redis: Redis): WeGroupAuthProvider {
+function authProvider(config: WorkerAppConfig, redis: Redis, metrics: WorkerMetrics): WeGroupAuthProvider {
   const { apiToken, apiTokenScopes, distributionId } = config.wegroup;
   const sso = config.sso
     ? new SsoAuthProvider(
-        new ConnectionStore(redis, config.redis.queuePrefix, new TokenCipher(config.sso.tokenEncryptionKey)),
+        new ConnectionStore(redis, config.redis.queuePrefix, ssoKeyring(config.sso)),
         new WeGroupOidcClient(config.sso),
         redis,
+        metrics.tokenRefresh,
       )
     : null;
   return new RoutingAuthProvider(apiToken ? { distributionId, provider: new ApiTokenAuthProvider(apiToken, apiTokenScopes) } : null, sso);
@@ -37,7 +40,7 @@ export class WorkerModule implements OnApplicationShutdown {
     @Inject(WORKER_REDIS) private readonly redis: Redis,
   ) {}
 
-  static forRoot(config: WorkerAppConfig): DynamicModule {
+  static forRoot(config: WorkerAppConfig, observability: WorkerObservabilityOptions = {}): DynamicModule {
     return {
       module: WorkerModule,
       imports: [
@@ -46,7 +49,11 @@ export class WorkerModule implements OnApplicationShutdown {
       ],
       providers: [
         { provide: WORKER_REDIS, useFactory: () => createRedis(config.redis, 'worker', 'delivery-worker') },
-        { provide: WEGROUP_AUTH_PROVIDER, inject: [WORKER_REDIS], useFactory: (redis: Redis) => authProvider(config, redis) },
+        {
+          provide: WEGROUP_AUTH_PROVIDER,
+          inject: [WORKER_REDIS, WorkerMetrics],
+          useFactory: (redis: Redis, metrics: WorkerMetrics) => authProvider(config, redis, metrics),
+        },
         {
           provide: WORKER_QUEUE,
           inject: [WORKER_REDIS],
@@ -58,6 +65,10 @@ export class WorkerModule implements OnApplicationShutdown {
           useFactory: (redis: Redis) => new CircuitBreaker(redis, config.redis.queuePrefix, config.delivery.breaker),
         },
         LeadDeliveryProcessor,
+        RetentionSweeper,
+        { provide: WORKER_OBSERVABILITY, useValue: observability },
+        WorkerMetrics,
+        WorkerMetricsServer,
       ],
     };
   }

@@ -1,13 +1,17 @@
-import { HttpStatus, NestApplicationOptions, VersioningType } from '@nestjs/common';
+import helmet from '@fastify/helmet';
+import { HttpStatus, VersioningType } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
+import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
 import { IntakeAppConfig } from '@app/config';
+import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
 import { ProblemException } from './common/problem';
 import { IntakeModule } from './intake.module';
 import { LEAD_QUEUE } from './intake.tokens';
+import { IntakeMetrics } from './metrics/intake.metrics';
 import { mountOpsDashboard } from './ops/ops-dashboard';
 
 /** 256 KB: a lead is a few KB; anything near this is a mistake or an attack. */
@@ -18,7 +22,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setTitle('WeGroup lead intake')
     .setDescription(
       'Post leads from a CRM; they are stored durably and delivered to WeGroup in the background. ' +
-        'Authenticate with the `X-API-Key` header. Errors are RFC 9457 problem documents.',
+        'Authenticate with the `X-API-Key` header; a source configured with a signing secret also signs every request (Standard Webhooks `webhook-*` headers). Errors are RFC 9457 problem documents.',
     )
     .setVersion('1')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Your intake key (INTAKE_API_KEYS).' }, 'api-key')
@@ -42,17 +46,50 @@ function requireJsonBodies(fastify: FastifyInstance): void {
   });
 }
 
+/** JSON is UTF-8 (RFC 8259); other bytes would reach WeGroup mangled, and signatures cover bytes. */
+function requireUtf8Bodies(fastify: FastifyInstance): void {
+  fastify.addHook('preValidation', async (request) => {
+    const raw = (request as { rawBody?: Buffer }).rawBody;
+    if (raw && !isUtf8(raw)) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body is not valid UTF-8 (JSON must be UTF-8).', [
+        { field: '(body)', message: 'must be valid UTF-8' },
+      ]);
+    }
+  });
+}
+
+/**
+ * Security headers on every answer. The CSP is helmet's default (scripts from this origin
+ * only), which Swagger UI and bull-board work with: their scripts are files, their inline
+ * parts are styles (allowed) and bull-board's JSON config block (data, never run). No
+ * upgrade-insecure-requests: local stacks and in-cluster calls are plain http.
+ */
+async function securityHeaders(app: NestFastifyApplication): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+}
+
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 
-export async function createIntakeApp(config: IntakeAppConfig, options: Pick<NestApplicationOptions, 'logger'> = {}): Promise<NestFastifyApplication> {
+/** Logging of the intake: `logger` (Nest levels, as tests pass it), or a pino `logLevel` / `logDestination`. */
+export type IntakeAppOptions = AppLoggingOptions;
+
+export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAppOptions = {}): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    IntakeModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }),
-    options,
+    withLogging(IntakeModule.forRoot(config), 'intake-api', options),
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, ...FASTIFY_REQUEST_ID_OPTIONS }),
+    // The raw bytes are what a webhook signature covers.
+    { bufferLogs: true, rawBody: true },
   );
+  useStructuredLogger(app);
+  echoRequestId(app.getHttpAdapter().getInstance());
+  app.get(IntakeMetrics).attach(app.getHttpAdapter().getInstance());
+  await securityHeaders(app);
   app.enableVersioning({ type: VersioningType.URI });
   requireJsonBodies(app.getHttpAdapter().getInstance());
+  requireUtf8Bodies(app.getHttpAdapter().getInstance());
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });

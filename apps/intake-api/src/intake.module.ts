@@ -2,17 +2,22 @@ import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@n
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
+import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { IntakeAppConfig } from '@app/config';
 import { checkEvictionPolicy, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
+import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
 import { SsoConnectionsController } from './connections/sso-connections.controller';
 import { SsoConnectionsService } from './connections/sso-connections.service';
 import { HealthController } from './health/health.controller';
-import { INTAKE_API_KEYS, INTAKE_REDIS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
+import { IntakeMetrics } from './metrics/intake.metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
+import { SourceThrottlerGuard } from './leads/source-throttler.guard';
 import { LeadIntakeController } from './leads/lead-intake.controller';
 import { LeadIntakeService } from './leads/lead-intake.service';
 import { LeadStatusService } from './leads/lead-status.service';
@@ -33,11 +38,24 @@ export class IntakeModule implements OnApplicationShutdown {
     return {
       module: IntakeModule,
       imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }), TerminusModule],
-      controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController],
+      controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
-        { provide: APP_PIPE, useClass: StrictValidationPipe },
+        { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: INTAKE_API_KEYS, useValue: config.intake.apiKeys },
+        { provide: INTAKE_WEBHOOK_SECRETS, useValue: config.intake.webhookSecrets },
+        // Per-source rate limit of the lead routes (SourceThrottlerGuard), counted in Redis.
+        {
+          provide: getOptionsToken(),
+          useValue: {
+            throttlers: [{ limit: config.intake.rateLimit.limit, ttl: config.intake.rateLimit.windowMs }],
+          } satisfies ThrottlerModuleOptions,
+        },
+        {
+          provide: getStorageToken(),
+          inject: [INTAKE_REDIS],
+          useFactory: (redis: Redis) => new RedisThrottlerStorage(redis, config.redis.queuePrefix),
+        },
         { provide: OPS_CREDENTIALS, useValue: config.intake.ops },
         {
           provide: INTAKE_REDIS,
@@ -57,12 +75,14 @@ export class IntakeModule implements OnApplicationShutdown {
           },
         },
         ApiKeyGuard,
+        SourceThrottlerGuard,
         OpsAuthGuard,
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,
         LeadStatusService,
         RedisHealthIndicator,
+        IntakeMetrics,
       ],
     };
   }

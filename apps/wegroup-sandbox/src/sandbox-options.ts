@@ -1,6 +1,9 @@
 import { ConfigError, Env, integer, optionalString, SANDBOX_DEFAULTS, url } from '@app/config';
+import { readLogLevel } from '@app/observability';
 import { SSO_ONLY_SCOPES, WEGROUP_SCOPES } from '@app/wegroup/scopes';
 import type { LoggerService, LogLevel } from '@nestjs/common';
+import type { LogLevelName } from '@app/observability';
+import type { DestinationStream } from 'pino';
 import { MAX_DELAY_MS } from './sandbox.constants';
 
 /** token -> scopes */
@@ -24,8 +27,12 @@ export interface SandboxOptions {
    * endpoint (RFC 7662), as WeGroup's API does with tokens of its own SSO. Off when undefined.
    */
   introspection?: IntrospectionOptions;
-  /** Nest logger setting; tests pass `false`. */
+  /** Nest logger setting (the most verbose level listed sets the log level); tests pass `false`. */
   logger?: LoggerService | LogLevel[] | false;
+  /** Log level (LOG_LEVEL); wins over `logger`. */
+  logLevel?: LogLevelName;
+  /** Where the JSON log lines go (stdout by default); tests capture them here. */
+  logDestination?: DestinationStream;
 }
 
 export interface IntrospectionOptions {
@@ -116,6 +123,7 @@ export function readSandboxOptions(env: Env = process.env): SandboxOptions {
     delayMs: integer(env, 'SANDBOX_DELAY_MS', DEFAULT_SANDBOX_OPTIONS.delayMs, 0, MAX_DELAY_MS),
     maxRecords: integer(env, 'SANDBOX_MAX_RECORDS', DEFAULT_SANDBOX_OPTIONS.maxRecords, 1, MAX_RECORDS_LIMIT),
     introspection: readIntrospectionOptions(env),
+    logLevel: readLogLevel(env),
   };
 }
 

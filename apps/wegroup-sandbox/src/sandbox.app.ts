@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
 import { MAX_PARAM_LENGTH, SANDBOX_BODY_LIMIT } from './sandbox.constants';
 import { configureSandboxHttp } from './sandbox-http.setup';
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from './sandbox-options';
@@ -19,11 +20,15 @@ export async function createSandboxApp(options: Partial<SandboxOptions> = {}): P
     bodyLimit: SANDBOX_BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     keepAliveTimeout: 72_000,
+    // The worker's X-Request-ID names the request in the sandbox's logs too.
+    ...FASTIFY_REQUEST_ID_OPTIONS,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(SandboxModule.forRoot(resolved), adapter, {
-    bodyParser: false,
-    logger: resolved.logger,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    withLogging(SandboxModule.forRoot(resolved), 'wegroup-sandbox', { logger: resolved.logger, logLevel: resolved.logLevel, logDestination: resolved.logDestination }),
+    adapter,
+    { bodyParser: false, bufferLogs: true },
+  );
+  useStructuredLogger(app);
   configureSandboxHttp(app.getHttpAdapter().getInstance() as unknown as FastifyInstance, app.get(SandboxStateService));
   return app;
 }

@@ -1,7 +1,8 @@
 import { ConfigError } from './env';
 import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from './app-config';
 
-const intakeEnv = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' };
+const DATA_ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+const intakeEnv = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password', DATA_ENCRYPTION_KEY };
 
 function errorOf(read: () => unknown): ConfigError {
   try {
@@ -15,7 +16,7 @@ function errorOf(read: () => unknown): ConfigError {
 
 describe('configuration', () => {
   it('applies the documented defaults in sandbox mode', () => {
-    const worker = readWorkerAppConfig({});
+    const worker = readWorkerAppConfig({ DATA_ENCRYPTION_KEY });
     expect(worker.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'wg' });
     expect(worker.wegroup).toMatchObject({
       env: 'sandbox',
@@ -34,12 +35,12 @@ describe('configuration', () => {
     const intake = readIntakeAppConfig(intakeEnv);
     expect(intake.intake.port).toBe(3000);
     expect(intake.intake.apiKeys.get('acme-key-0123456789abcdef')).toBe('acme');
-    expect(intake.retention).toEqual({ deliveredDays: 7, failedDays: 30, idempotencyTtlSeconds: 86_400 });
-    expect(readWorkerAppConfig({ DELIVERY_RETRY_SCHEDULE: '0.5, 2,10' }).delivery.retry.scheduleMs).toEqual([500, 2000, 10000]);
+    expect(intake.retention).toEqual({ deliveredDays: 7, metadataDays: 90, failedDays: 30, idempotencyTtlSeconds: 86_400 });
+    expect(readWorkerAppConfig({ DELIVERY_RETRY_SCHEDULE: '0.5, 2,10', DATA_ENCRYPTION_KEY }).delivery.retry.scheduleMs).toEqual([500, 2000, 10000]);
   });
 
   it('picks the WeGroup host from WEGROUP_ENV unless WEGROUP_API_URL overrides it', () => {
-    const base = { WEGROUP_API_TOKEN: 't', WEGROUP_DISTRIBUTION_ID: 'd1' };
+    const base = { WEGROUP_API_TOKEN: 't', WEGROUP_DISTRIBUTION_ID: 'd1', DATA_ENCRYPTION_KEY };
     expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'staging' }).wegroup.apiUrl).toBe('https://api.staging.wegroup.be');
     expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'production' }).wegroup.apiUrl).toBe('https://api.wegroup.be');
     expect(readWorkerAppConfig({ ...base, WEGROUP_ENV: 'production', WEGROUP_API_URL: 'http://proxy:8080/' }).wegroup.apiUrl).toBe(
@@ -71,6 +72,9 @@ describe('configuration', () => {
     [{ ...intakeEnv, OPS_USERNAME: undefined }, 'OPS_USERNAME is required'],
     [{ ...intakeEnv, OPS_PASSWORD: 'short' }, 'OPS_PASSWORD must be at least 8 characters'],
     [{ ...intakeEnv, IDEMPOTENCY_TTL_SECONDS: String(8 * 86_400) }, 'IDEMPOTENCY_TTL_SECONDS must not exceed'],
+    [{ ...intakeEnv, DATA_ENCRYPTION_KEY: undefined }, 'DATA_ENCRYPTION_KEY is required'],
+    [{ ...intakeEnv, DATA_ENCRYPTION_KEY: 'k1:c2hvcnQ=' }, 'DATA_ENCRYPTION_KEY key "k1" must be 32 bytes'],
+    [{ ...intakeEnv, DATA_ENCRYPTION_OLD_KEYS: 'nocolon' }, 'DATA_ENCRYPTION_OLD_KEYS must be key-id:base64-key'],
     [{ ...intakeEnv, PORT: '70000' }, 'PORT must be between 1 and 65535'],
   ])('stops the intake with one line naming the variable: %j', (env, message) => {
     const error = errorOf(() => readIntakeAppConfig(env));

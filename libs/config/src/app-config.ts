@@ -1,4 +1,5 @@
 import { ConfigError, Env, integer, list, oneOf, optionalString, string, url } from './env';
+import { Keyring, KeyringKey } from './keyring';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
 import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from '@app/wegroup/hosts';
 
@@ -60,7 +61,11 @@ export interface DeliveryConfig {
 }
 
 export interface RetentionConfig {
+  /** Delivered leads keep their personal data this long… */
   deliveredDays: number;
+  /** …and their metadata (id, source, status, timestamps, WeGroup lead id) this long. */
+  metadataDays: number;
+  /** Failed leads are kept whole this long, to be replayed. */
   failedDays: number;
   idempotencyTtlSeconds: number;
 }
@@ -69,6 +74,15 @@ export interface IntakeConfig {
   port: number;
   /** API key -> source name. */
   apiKeys: Map<string, string>;
+  /**
+   * Source -> its Standard Webhooks signing secrets (`whsec_…`, several while rotating). A
+   * source listed here must sign every request besides sending its X-API-Key.
+   */
+  webhookSecrets: Map<string, string[]>;
+  /** Requests per window per source (per address before authentication), on the lead routes. */
+  rateLimit: { limit: number; windowMs: number };
+  /** Whether `backref` and `callbacks` may use http (local development); https only otherwise. */
+  allowHttpUrls: boolean;
   ops: { username: string; password: string };
 }
 
@@ -79,6 +93,8 @@ export interface IntakeAppConfig {
   /** Whether an API token delivers to the default distribution (else only SSO connections do). */
   apiTokenConfigured: boolean;
   sso: SsoConfig | null;
+  /** Seals lead data at rest (job payloads, attempt logs). */
+  dataKeyring: Keyring;
   /** The intake sets the attempt budget and retention on each job it enqueues. */
   retry: RetryConfig;
   retention: RetentionConfig;
@@ -89,6 +105,8 @@ export interface WorkerAppConfig {
   wegroup: WeGroupConfig;
   delivery: DeliveryConfig;
   sso: SsoConfig | null;
+  dataKeyring: Keyring;
+  retention: RetentionConfig;
 }
 
 export function readIntakeAppConfig(env: Env): IntakeAppConfig {
@@ -98,13 +116,21 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
     defaultDistributionId: readDefaultDistributionId(env),
     apiTokenConfigured: readWeGroupConfig(env).apiToken !== null,
     sso: readSsoConfig(env),
+    dataKeyring: readDataKeyring(env),
     retry: readRetryConfig(env),
     retention: readRetentionConfig(env),
   };
 }
 
 export function readWorkerAppConfig(env: Env): WorkerAppConfig {
-  return { redis: readRedisConfig(env), wegroup: readWeGroupConfig(env), delivery: readDeliveryConfig(env), sso: readSsoConfig(env) };
+  return {
+    redis: readRedisConfig(env),
+    wegroup: readWeGroupConfig(env),
+    delivery: readDeliveryConfig(env),
+    sso: readSsoConfig(env),
+    dataKeyring: readDataKeyring(env),
+    retention: readRetentionConfig(env),
+  };
 }
 
 export interface SandboxDefaults {
@@ -205,6 +231,31 @@ export function readSsoConfig(env: Env): SsoConfig | null {
   };
 }
 
+/** Tokens at rest are sealed under TOKEN_ENCRYPTION_KEY (one key; rotating it means new sign-ins). */
+export function ssoKeyring(sso: SsoConfig): Keyring {
+  return new Keyring({ id: 'sso', key: sso.tokenEncryptionKey });
+}
+
+/**
+ * DATA_ENCRYPTION_KEY seals lead data at rest, as `key-id:base64-key`. To rotate, make the
+ * new key current and move the old one to DATA_ENCRYPTION_OLD_KEYS: what it sealed stays readable.
+ */
+export function readDataKeyring(env: Env): Keyring {
+  const parse = (name: string, entry: string): KeyringKey => {
+    const colon = entry.indexOf(':');
+    const id = entry.slice(0, colon).trim();
+    const key = Buffer.from(entry.slice(colon + 1).trim(), 'base64');
+    if (colon < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      throw new ConfigError(name, 'must be key-id:base64-key (the id: letters, digits, "_" and "-")');
+    }
+    if (key.length !== 32) throw new ConfigError(name, `key "${id}" must be 32 bytes, base64-encoded (got ${key.length} bytes)`);
+    return { id, key };
+  };
+  const current = parse('DATA_ENCRYPTION_KEY', string(env, 'DATA_ENCRYPTION_KEY'));
+  const older = list(env, 'DATA_ENCRYPTION_OLD_KEYS').map((entry) => parse('DATA_ENCRYPTION_OLD_KEYS', entry));
+  return new Keyring(current, older);
+}
+
 export function readRetryConfig(env: Env): RetryConfig {
   const entries = list(env, 'DELIVERY_RETRY_SCHEDULE', DEFAULT_RETRY_SCHEDULE_SECONDS.map(String));
   const scheduleMs = entries.map((entry) => {
@@ -233,12 +284,13 @@ export function readDeliveryConfig(env: Env): DeliveryConfig {
 export function readRetentionConfig(env: Env): RetentionConfig {
   const deliveredDays = integer(env, 'DELIVERED_RETENTION_DAYS', 7, 1, 3650);
   const failedDays = integer(env, 'FAILED_RETENTION_DAYS', 30, 1, 3650);
+  const metadataDays = integer(env, 'LEAD_METADATA_RETENTION_DAYS', 90, 1, 3650);
   const idempotencyTtlSeconds = integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 30 * 86_400);
   // A replayed key must find its lead: the lead may not be removed before the key expires.
   if (idempotencyTtlSeconds > Math.min(deliveredDays, failedDays) * 86_400) {
     throw new ConfigError('IDEMPOTENCY_TTL_SECONDS', 'must not exceed DELIVERED_RETENTION_DAYS or FAILED_RETENTION_DAYS');
   }
-  return { deliveredDays, failedDays, idempotencyTtlSeconds };
+  return { deliveredDays, metadataDays: Math.max(metadataDays, deliveredDays), failedDays, idempotencyTtlSeconds };
 }
 
 export function readIntakeConfig(env: Env): IntakeConfig {
@@ -261,5 +313,51 @@ export function readIntakeConfig(env: Env): IntakeConfig {
   }
   const ops = { username: string(env, 'OPS_USERNAME'), password: string(env, 'OPS_PASSWORD') };
   if (ops.password.length < 8) throw new ConfigError('OPS_PASSWORD', 'must be at least 8 characters');
-  return { port: integer(env, 'PORT', 3000, 1, 65535), apiKeys, ops };
+  return {
+    port: integer(env, 'PORT', 3000, 1, 65535),
+    apiKeys,
+    webhookSecrets: readWebhookSecrets(env, new Set(apiKeys.values())),
+    rateLimit: {
+      limit: integer(env, 'INTAKE_RATE_LIMIT', 600, 1, 1_000_000),
+      windowMs: integer(env, 'INTAKE_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 86_400_000),
+    },
+    allowHttpUrls: oneOf(env, 'ALLOW_HTTP_URLS', ['true', 'false'] as const, 'false') === 'true',
+    ops,
+  };
+}
+
+/** Standard Webhooks secrets: `whsec_` and 24 to 64 random bytes in base64. */
+const WEBHOOK_SECRET_PATTERN = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+/**
+ * INTAKE_WEBHOOK_SECRETS: comma-separated `source:whsec_…` pairs. A source may appear several
+ * times (each secret is tried in turn, so a new one can be rolled out before the old one is
+ * dropped). The source still identifies itself with its X-API-Key, so it must have one.
+ */
+export function readWebhookSecrets(env: Env, sources: Set<string>): Map<string, string[]> {
+  const secrets = new Map<string, string[]>();
+  for (const pair of list(env, 'INTAKE_WEBHOOK_SECRETS')) {
+    const colon = pair.indexOf(':');
+    const source = colon > 0 ? pair.slice(0, colon).trim() : '';
+    const secret = colon > 0 ? pair.slice(colon + 1).trim() : '';
+    if (!source || !secret) {
+      throw new ConfigError('INTAKE_WEBHOOK_SECRETS', 'must be comma-separated source:whsec_… pairs (an entry has no source or no secret)');
+    }
+    if (!sources.has(source)) {
+      throw new ConfigError('INTAKE_WEBHOOK_SECRETS', `names source "${source}", which has no key in INTAKE_API_KEYS (a signing source still sends X-API-Key)`);
+    }
+    const match = WEBHOOK_SECRET_PATTERN.exec(secret);
+    const bytes = match ? Buffer.from(match[1], 'base64').length : 0;
+    if (!match || bytes < 24 || bytes > 64) {
+      throw new ConfigError(
+        'INTAKE_WEBHOOK_SECRETS',
+        `secret for source "${source}" must be "whsec_" followed by 24 to 64 random bytes in base64 (e.g. whsec_$(openssl rand -base64 32))`,
+      );
+    }
+    const known = secrets.get(source) ?? [];
+    if (known.includes(secret)) throw new ConfigError('INTAKE_WEBHOOK_SECRETS', `a secret for source "${source}" is listed twice`);
+    if (known.length >= 10) throw new ConfigError('INTAKE_WEBHOOK_SECRETS', `source "${source}" has more than 10 secrets`);
+    secrets.set(source, [...known, secret]);
+  }
+  return secrets;
 }

@@ -1,3 +1,4 @@
 export * from './env';
 export * from './app-config';
 export * from './boot';
+export * from './keyring';

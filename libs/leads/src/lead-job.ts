@@ -23,11 +23,16 @@ export interface DeliverLeadJobData {
   source: string;
   distribution_id: string;
   received_at: string;
-  lead: LeadBody;
-  /** SHA-256 of the request body, to tell an idempotent replay from a conflicting reuse of a key. */
+  /** The LeadBody, sealed with DATA_ENCRYPTION_KEY (lead-sealing.ts); null once erased. */
+  sealed_lead: string | null;
+  /** When the personal data was removed (retention or an erasure request). */
+  lead_erased_at?: string;
+  /** Keyed digest of the request body, to tell an idempotent replay from a conflicting reuse of a key. */
   body_hash: string;
   /** Time this lead has spent paused by WeGroup's 429s (which do not spend attempts). */
   rate_limited_ms?: number;
+  /** The intake request's id (X-Request-ID): the worker logs with it and sends it on to WeGroup. */
+  request_id?: string;
 }
 
 /** Job payloads by job name: producer and consumer both type against this map. */
@@ -37,13 +42,11 @@ export interface LeadJobs {
 
 export type LeadJobName = keyof LeadJobs;
 
-/** What a finished delivery returns (the job's return value). */
+/** What a finished delivery returns (the job's return value); WeGroup's body stays in the sealed log. */
 export interface DeliveryResult {
   status_code: number;
   /** The lead id WeGroup answered with, when its body carries one. */
   lead_id: string | null;
-  /** WeGroup's response body, truncated. */
-  body: string | null;
 }
 
 /** One delivery attempt in a lead's log (each entry is a BullMQ job log line). */

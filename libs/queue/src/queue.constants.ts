@@ -4,6 +4,10 @@
  */
 export const LEADS_QUEUE = 'leads';
 
+/** Housekeeping (the retention sweep), scheduled once for all workers by a BullMQ job scheduler. */
+export const MAINTENANCE_QUEUE = 'lead-maintenance';
+export const SCRUB_DELIVERED_JOB = 'scrub-delivered-pii' as const;
+
 /** Job names, typed with their payloads in @app/leads (LeadJobs). */
 export const DELIVER_LEAD_JOB = 'deliver-lead' as const;
 

@@ -5,10 +5,10 @@ const retry = { scheduleMs: [5_000, 300_000, 1_800_000], maxRateLimitWaitMs: 0 }
 describe('retry policy', () => {
   it('spends one attempt more than the schedule has delays', () => {
     expect(attemptsFor(retry)).toBe(4);
-    expect(deliveryJobOptions(retry, { deliveredDays: 7, failedDays: 30, idempotencyTtlSeconds: 60 })).toMatchObject({
+    expect(deliveryJobOptions(retry, { deliveredDays: 7, metadataDays: 90, failedDays: 30, idempotencyTtlSeconds: 60 })).toMatchObject({
       attempts: 4,
       backoff: { type: 'wegroup-schedule' },
-      removeOnComplete: { age: 7 * 86_400 },
+      removeOnComplete: { age: 90 * 86_400 },
       removeOnFail: { age: 30 * 86_400 },
     });
   });

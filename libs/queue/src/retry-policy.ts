@@ -31,8 +31,9 @@ export function deliveryJobOptions(retry: RetryConfig, retention: RetentionConfi
   return {
     attempts: attemptsFor(retry),
     backoff: { type: RETRY_SCHEDULE_BACKOFF },
-    // Finished jobs are the leads' status records (and failed ones the dead letters).
-    removeOnComplete: { age: retention.deliveredDays * DAY_SECONDS },
+    // Finished jobs are the leads' status records (and failed ones the dead letters). A
+    // delivered lead's personal data goes earlier, after deliveredDays (the worker's sweep).
+    removeOnComplete: { age: retention.metadataDays * DAY_SECONDS },
     removeOnFail: { age: retention.failedDays * DAY_SECONDS },
   };
 }

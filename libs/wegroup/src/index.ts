@@ -6,7 +6,6 @@ export * from './wegroup-http.module';
 export * from './auth/wegroup-auth';
 export * from './auth/api-token.auth-provider';
 export * from './auth/routing.auth-provider';
-export * from './sso/token-cipher';
 export * from './sso/connection';
 export * from './sso/connection.store';
 export * from './sso/oidc.client';

@@ -25,6 +25,24 @@ describe('WeGroupClient', () => {
     });
   });
 
+  it('sends the request id as X-Request-ID and reports the status and duration of the exchange', async () => {
+    const { http, post } = fakeHttp(() => response(201, '{"id":"wg-2"}'));
+    const onResponse = jest.fn();
+    await new WeGroupClient(http).pushLead('https://api.example', 'd-1', body, await credentials(), { requestId: 'req-42', onResponse });
+    expect(post).toHaveBeenCalledWith('https://api.example/v1/api/distributions/d-1/leads/customers', body, {
+      headers: { Authorization: 'apikey tok', 'Content-Type': 'application/json', Accept: 'application/json', 'X-Request-ID': 'req-42' },
+    });
+    expect(onResponse).toHaveBeenCalledWith(201, expect.any(Number));
+  });
+
+  it('reports a network error as an exchange without status', async () => {
+    const error = Object.assign(new AxiosError('socket hang up'), { code: 'ECONNRESET' });
+    const onResponse = jest.fn();
+    const client = new WeGroupClient(fakeHttp(() => throwError(() => error)).http);
+    await expect(client.pushLead('https://x', 'd', body, await credentials(), { onResponse })).rejects.toMatchObject({ kind: 'transient' });
+    expect(onResponse).toHaveBeenCalledWith(null, expect.any(Number));
+  });
+
   it('classifies a 503 as transient and a 422 as permanent, keeping the status and body', async () => {
     const transient = new WeGroupClient(fakeHttp(() => response(503, 'busy')).http);
     await expect(transient.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({

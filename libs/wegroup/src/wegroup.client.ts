@@ -28,6 +28,13 @@ export function extractLeadId(body: string | null): string | null {
   return null;
 }
 
+export interface PushLeadOptions {
+  /** Sent as `X-Request-ID`, so a lead can be followed from the intake into WeGroup's logs. */
+  requestId?: string;
+  /** Called when the HTTP exchange ends: WeGroup's status (null: no answer) and how long it took. */
+  onResponse?: (statusCode: number | null, durationMs: number) => void;
+}
+
 @Injectable()
 export class WeGroupClient {
   constructor(private readonly http: HttpService) {}
@@ -36,7 +43,13 @@ export class WeGroupClient {
    * Pushes one lead. Resolves on 2xx; otherwise throws a classified WeGroupError. The scope
    * is checked first so a token that cannot push leads never reaches WeGroup.
    */
-  async pushLead(apiUrl: string, distributionId: string, body: unknown, credentials: WeGroupCredentials): Promise<PushLeadResult> {
+  async pushLead(
+    apiUrl: string,
+    distributionId: string,
+    body: unknown,
+    credentials: WeGroupCredentials,
+    options: PushLeadOptions = {},
+  ): Promise<PushLeadResult> {
     if (!grants(credentials.scopes, PUSH_LEAD_SCOPE)) {
       throw new WeGroupError(
         `Missing scope ${PUSH_LEAD_SCOPE}: ${credentials.label} has [${credentials.scopes.join(', ')}], and pushing a lead needs ${PUSH_LEAD_SCOPE}. WeGroup was not called.`,
@@ -46,21 +59,36 @@ export class WeGroupClient {
     let status: number;
     let text: string | null;
     let retryAfter: string | undefined;
+    const started = performance.now();
     try {
       const response = await firstValueFrom(
         this.http.post<string>(leadEndpoint(apiUrl, distributionId), body, {
-          headers: { Authorization: authorizationHeader(credentials), 'Content-Type': 'application/json', Accept: 'application/json' },
+          headers: {
+            Authorization: authorizationHeader(credentials),
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            ...(options.requestId ? { 'X-Request-ID': options.requestId } : {}),
+          },
         }),
       );
       status = response.status;
+      options.onResponse?.(status, performance.now() - started);
       retryAfter = response.headers?.['retry-after'] as string | undefined;
       text = truncate(typeof response.data === 'string' ? response.data : JSON.stringify(response.data));
     } catch (error) {
       const axiosError = error as AxiosError;
+      options.onResponse?.(null, performance.now() - started);
       throw new WeGroupError(describeNetworkError(axiosError.code, axiosError.message), 'transient');
     }
     const kind = classifyStatus(status);
     if (kind === 'delivered') return { statusCode: status, leadId: extractLeadId(text), body: text };
-    throw new WeGroupError(describeStatus(status, text, credentials.scheme), kind, status, text, parseRetryAfter(retryAfter));
+    throw new WeGroupError(
+      describeStatus(status, text, credentials.scheme),
+      kind,
+      status,
+      text,
+      parseRetryAfter(retryAfter),
+      describeStatus(status, null, credentials.scheme),
+    );
   }
 }

@@ -19,6 +19,8 @@ export class WeGroupError extends Error {
     readonly body: string | null = null,
     /** WeGroup's Retry-After, in ms from now, when it sent one. */
     readonly retryAfterMs: number | null = null,
+    /** The message without WeGroup's own words (which can echo lead data), for places kept in clear. */
+    readonly summary: string = message,
   ) {
     super(message);
     this.name = 'WeGroupError';

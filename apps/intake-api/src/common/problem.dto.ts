@@ -32,14 +32,20 @@ const problem = (status: number, description: string, headers?: Record<string, {
 /** The error answers a route documents, by status. */
 export const ApiProblems = {
   badRequest: () => problem(400, 'The body is invalid; `errors` lists every invalid field.'),
-  unauthorized: () => problem(401, 'X-API-Key is missing or matches no configured key.'),
+  unauthorized: () =>
+    problem(401, 'X-API-Key is missing or matches no configured key; or, for a signing source, the webhook-* signature headers are missing, wrong or outside the 5-minute tolerance.'),
   opsUnauthorized: () => problem(401, 'Ops credentials (HTTP basic auth) are missing or wrong.'),
   notFound: () => problem(404, 'Nothing with this id (a lead: none posted by your source).'),
   noConnection: () => problem(422, 'With SSO: no WeGroup connection for the distribution_id.'),
   conflict: () => problem(409, 'The idempotency key was already used with a different body.'),
   notRetryable: () => problem(409, 'The lead is not failed (or was re-queued already).'),
+  busy: () => problem(409, 'The lead is being delivered right now; ask again in a few seconds.'),
   tooLarge: () => problem(413, 'The body is larger than 256 KB.'),
   unsupported: () => problem(415, 'The body is not application/json.'),
+  tooManyRequests: () =>
+    problem(429, 'Over the rate limit of your source (INTAKE_RATE_LIMIT requests per INTAKE_RATE_LIMIT_WINDOW_MS). Retry after the given delay.', {
+      'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },
+    }),
   unavailable: () =>
     problem(503, 'Redis (the queue) is unreachable; nothing was stored. Retry after the given delay.', {
       'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },

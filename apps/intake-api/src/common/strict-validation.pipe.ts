@@ -1,6 +1,13 @@
 import { ArgumentMetadata, HttpStatus, Injectable, ValidationPipe } from '@nestjs/common';
 import { getMetadataStorage, ValidationError } from 'class-validator';
+import { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from '@app/leads';
+import { checkBodyShape } from './body-limits';
 import { FieldError, ProblemException } from './problem';
+
+export interface StrictValidationOptions {
+  /** Accept http URLs where https is required (ALLOW_HTTP_URLS, local development). */
+  allowHttpUrls?: boolean;
+}
 
 /** Flattens class-validator's tree into `prospect.callbacks.0`-style paths, one line per problem. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
@@ -22,10 +29,13 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
  */
 @Injectable()
 export class StrictValidationPipe extends ValidationPipe {
-  constructor() {
+  constructor(options: StrictValidationOptions = {}) {
     super({
       transform: true,
       whitelist: false,
+      // Ungrouped rules always apply; of the grouped ones, the URL rule that ALLOW_HTTP_URLS picks.
+      always: true,
+      groups: [options.allowHttpUrls ? HTTP_URLS_ALLOWED : HTTPS_URLS_ONLY],
       forbidUnknownValues: true,
       stopAtFirstError: true,
       validationError: { target: false, value: false },
@@ -43,6 +53,9 @@ export class StrictValidationPipe extends ValidationPipe {
         { field: '(body)', message: 'must be a JSON object' },
       ]);
     }
+    // Depth, size and string lengths first: what follows recurses through the body.
+    const shape = checkBodyShape(value);
+    if (shape.length) throw new ProblemException(HttpStatus.BAD_REQUEST, describe(shape), shape);
     const known = knownProperties(metadata.metatype);
     const problems: FieldError[] = Object.keys(value)
       .filter((key) => !known.has(key))

@@ -2,9 +2,9 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { IntakeAppConfig } from '@app/config';
+import { IntakeAppConfig, ssoKeyring } from '@app/config';
 import { DeliverLeadJobData } from '@app/leads';
-import { ConnectionStore, ConnectionView, TokenCipher, WeGroupOidcClient } from '@app/wegroup';
+import { ConnectionStore, ConnectionView, WeGroupOidcClient } from '@app/wegroup';
 import { ProblemException } from '../common/problem';
 import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
@@ -26,7 +26,7 @@ export class SsoConnectionsService {
   ) {
     const sso = config.get('sso', { infer: true });
     const queuePrefix = config.get('redis', { infer: true }).queuePrefix;
-    this.store = sso ? new ConnectionStore(redis, queuePrefix, new TokenCipher(sso.tokenEncryptionKey)) : null;
+    this.store = sso ? new ConnectionStore(redis, queuePrefix, ssoKeyring(sso)) : null;
     this.oidc = sso ? new WeGroupOidcClient(sso) : null;
   }
 

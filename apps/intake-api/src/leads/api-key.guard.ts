@@ -2,26 +2,69 @@ import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ProblemException } from '../common/problem';
-import { INTAKE_API_KEYS } from '../intake.tokens';
+import { INTAKE_API_KEYS, INTAKE_WEBHOOK_SECRETS } from '../intake.tokens';
+import { WebhookSignatureVerifier } from './webhook-signature';
 
 export interface SourceRequest extends FastifyRequest {
   source?: string;
+  /** The verified `webhook-id` of a signed request. */
+  webhookId?: string;
+  /** The body bytes as received (NestFactory.create(…, { rawBody: true })). */
+  rawBody?: Buffer;
 }
+
+/** Who a request is, decided once per request (the throttler asks before this guard runs). */
+type Authentication = { source: string; webhookId?: string } | { error: ProblemException };
+const AUTHENTICATION = Symbol('authentication');
+type MemoRequest = SourceRequest & { [AUTHENTICATION]?: Authentication };
 
 /**
  * Authenticates a CRM by its `X-API-Key` and records which source it is. Keys are compared
- * as SHA-256 digests in constant time, so timing does not reveal a key's prefix.
+ * as SHA-256 digests in constant time, so timing does not reveal a key's prefix. A source
+ * with signing secrets (INTAKE_WEBHOOK_SECRETS) must also sign every request (Standard
+ * Webhooks), so a leaked key alone is not enough.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly keys: Array<{ digest: Buffer; source: string }>;
+  private readonly signatures: WebhookSignatureVerifier;
 
-  constructor(@Inject(INTAKE_API_KEYS) apiKeys: Map<string, string>) {
+  constructor(
+    @Inject(INTAKE_API_KEYS) apiKeys: Map<string, string>,
+    @Inject(INTAKE_WEBHOOK_SECRETS) webhookSecrets: Map<string, string[]>,
+  ) {
     this.keys = [...apiKeys].map(([key, source]) => ({ digest: digest(key), source }));
+    this.signatures = new WebhookSignatureVerifier(webhookSecrets);
   }
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<SourceRequest>();
+    const authentication = this.authenticate(request);
+    if ('error' in authentication) throw authentication.error;
+    request.source = authentication.source;
+    request.webhookId = authentication.webhookId;
+    return true;
+  }
+
+  /** The authenticated source, or undefined when the request would be refused. Never throws. */
+  sourceOf(request: SourceRequest): string | undefined {
+    const authentication = this.authenticate(request);
+    return 'source' in authentication ? authentication.source : undefined;
+  }
+
+  private authenticate(request: MemoRequest): Authentication {
+    if (!request[AUTHENTICATION]) {
+      try {
+        request[AUTHENTICATION] = this.check(request);
+      } catch (error) {
+        if (!(error instanceof ProblemException)) throw error;
+        request[AUTHENTICATION] = { error };
+      }
+    }
+    return request[AUTHENTICATION];
+  }
+
+  private check(request: SourceRequest): { source: string; webhookId?: string } {
     const header = request.headers['x-api-key'];
     if (typeof header !== 'string' || header === '') {
       throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Missing X-API-Key header.');
@@ -32,8 +75,8 @@ export class ApiKeyGuard implements CanActivate {
       if (timingSafeEqual(key.digest, presented)) source = key.source;
     }
     if (!source) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'The X-API-Key header does not match any configured key.');
-    request.source = source;
-    return true;
+    if (!this.signatures.requiresSignature(source)) return { source };
+    return { source, webhookId: this.signatures.verify(source, request.rawBody ?? Buffer.alloc(0), request.headers) };
   }
 }
 

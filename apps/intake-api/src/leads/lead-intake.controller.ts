@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Logger, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -14,6 +14,7 @@ import { CreateLeadDto, LeadAcceptedDto, LeadStatusDto } from '@app/leads';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { ApiKeyGuard, SourceRequest } from './api-key.guard';
+import { SourceThrottlerGuard } from './source-throttler.guard';
 import { LeadIntakeService } from './lead-intake.service';
 import { LeadStatusService } from './lead-status.service';
 
@@ -31,9 +32,20 @@ const EXAMPLE_LEAD = {
 
 @ApiTags('leads')
 @ApiSecurity('api-key')
-@UseGuards(ApiKeyGuard)
+// The throttler first: it counts refused requests too (by address), which slows key guessing.
+@UseGuards(SourceThrottlerGuard, ApiKeyGuard)
+@ApiHeader({
+  name: 'webhook-signature',
+  required: false,
+  description:
+    'Required, with `webhook-id` and `webhook-timestamp`, for a source configured with a signing secret (INTAKE_WEBHOOK_SECRETS): a Standard Webhooks signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; several space-separated are accepted). The timestamp may be at most 5 minutes off. A GET signs an empty body.',
+})
+@ApiHeader({ name: 'webhook-id', required: false, description: 'Standard Webhooks message id (signing sources): 1 to 255 visible ASCII characters.' })
+@ApiHeader({ name: 'webhook-timestamp', required: false, description: 'Standard Webhooks timestamp (signing sources): Unix time in seconds.' })
 @Controller({ path: 'leads', version: '1' })
 export class LeadIntakeController {
+  private readonly logger = new Logger(LeadIntakeController.name);
+
   constructor(
     private readonly intake: LeadIntakeService,
     private readonly status: LeadStatusService,
@@ -57,7 +69,7 @@ export class LeadIntakeController {
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Up to 255 characters. A repeat within IDEMPOTENCY_TTL_SECONDS (24 h) returns the original lead (200, `Idempotent-Replayed: true`) and enqueues nothing; the same key with another body is a 409. Without it, `prospect.external_ref.external_ref` serves as the key.',
+      'Up to 255 characters. A repeat within IDEMPOTENCY_TTL_SECONDS (24 h) returns the original lead (200, `Idempotent-Replayed: true`) and enqueues nothing; the same key with another body is a 409. Without it, a signed request\'s `webhook-id` serves as the key, else `prospect.external_ref.external_ref`.',
   })
   @ApiOkResponse({
     type: LeadStatusDto,
@@ -71,6 +83,7 @@ export class LeadIntakeController {
     ApiProblems.noConnection,
     ApiProblems.tooLarge,
     ApiProblems.unsupported,
+    ApiProblems.tooManyRequests,
     ApiProblems.unavailable,
   )
   async create(
@@ -84,7 +97,11 @@ export class LeadIntakeController {
         { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
       ]);
     }
-    const accepted = await this.intake.accept(dto, request.source!, idempotencyKey);
+    // A signed request's webhook-id identifies a redelivery of the same message.
+    const key = idempotencyKey ?? (request.webhookId !== undefined ? `webhook:${request.webhookId}` : undefined);
+    const accepted = await this.intake.accept(dto, request.source!, key, request.id);
+    // request_id comes with every line logged while the request is handled.
+    this.logger.log({ msg: `Lead ${accepted.lead_id} ${accepted.replayed ? 'replayed' : 'accepted'}`, lead_id: accepted.lead_id, source: request.source });
     void reply.header('Location', `/v1/leads/${accepted.lead_id}`);
     if (!accepted.replayed) return { id: accepted.lead_id, status: 'queued' };
     const original = await this.status.find(accepted.lead_id);
@@ -95,7 +112,7 @@ export class LeadIntakeController {
   @Get(':id')
   @ApiOperation({ summary: 'What became of a lead', description: 'Only leads posted by your source are visible.' })
   @ApiOkResponse({ type: LeadStatusDto })
-  @ApiProblemResponses(ApiProblems.unauthorized, ApiProblems.notFound, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.unauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
   async find(@Param('id') id: string, @Req() request: SourceRequest): Promise<LeadStatusDto> {
     const lead = /^[A-Za-z0-9-]{1,64}$/.test(id) ? await this.status.find(id, request.source!) : null;
     if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}" for this source.`);

@@ -2,8 +2,8 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
-import { IntakeAppConfig } from '@app/config';
-import { CreateLeadDto, DeliverLeadJobData, LeadBody } from '@app/leads';
+import { IntakeAppConfig, Keyring } from '@app/config';
+import { CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
 import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { withRedisTimeout } from '../common/redis-timeout';
@@ -23,6 +23,7 @@ export class LeadIntakeService {
   private readonly defaultDistributionId: string;
   private readonly idempotencyTtlMs: number;
   private readonly apiTokenConfigured: boolean;
+  private readonly keyring: Keyring;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
@@ -30,6 +31,7 @@ export class LeadIntakeService {
     private readonly connections: SsoConnectionsService,
   ) {
     this.apiTokenConfigured = config.get('apiTokenConfigured', { infer: true });
+    this.keyring = config.get('dataKeyring', { infer: true });
     const retention = config.get('retention', { infer: true });
     this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
     this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
@@ -41,7 +43,7 @@ export class LeadIntakeService {
    * rides on BullMQ's deduplication, inside the same script that adds the job, so 100
    * concurrent posts of one key still make exactly one job.
    */
-  async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string): Promise<Acceptance> {
+  async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string, requestId?: string): Promise<Acceptance> {
     const distributionId = dto.distribution_id ?? this.defaultDistributionId;
     await this.requireRoute(distributionId);
     const data: DeliverLeadJobData = {
@@ -49,8 +51,10 @@ export class LeadIntakeService {
       source,
       distribution_id: distributionId,
       received_at: new Date().toISOString(),
-      lead: toLeadBody(dto),
-      body_hash: bodyHash(dto),
+      ...(requestId !== undefined ? { request_id: requestId } : {}),
+      sealed_lead: sealLead(this.keyring, toLeadBody(dto)),
+      // Keyed, so the digest of a small body cannot be matched against guessed names.
+      body_hash: this.keyring.digest(stableStringify(dto)),
     };
     const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
     const options: JobsOptions = { ...this.jobOptions, jobId: data.lead_id };
@@ -62,7 +66,12 @@ export class LeadIntakeService {
     if (job.id === data.lead_id) return { lead_id: data.lead_id, replayed: false };
 
     const original = await withRedisTimeout(this.queue.getJob(job.id!));
-    const what = idempotencyKey !== undefined ? 'Idempotency-Key' : 'prospect.external_ref.external_ref (used as idempotency key)';
+    const what =
+      idempotencyKey === undefined
+        ? 'prospect.external_ref.external_ref (used as idempotency key)'
+        : idempotencyKey.startsWith('webhook:') // the controller's key for a signed request's webhook-id
+          ? 'webhook-id'
+          : 'Idempotency-Key';
     if (!original) {
       throw new ProblemException(HttpStatus.CONFLICT, `This ${what} was used for lead ${job.id}, which no longer exists. Use a new key.`);
     }
@@ -105,10 +114,6 @@ function sha256(text: string): string {
 }
 
 /** Key order does not make two bodies different. */
-export function bodyHash(value: unknown): string {
-  return sha256(stableStringify(value));
-}
-
 function stableStringify(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   if (value && typeof value === 'object') {

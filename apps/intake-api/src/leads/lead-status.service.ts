@@ -1,13 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
-import { AttemptRecord, DeliverLeadJobData, DeliveryResult, LeadLogEntry, leadStatusFromJob, LeadStatusDto } from '@app/leads';
+import { ConfigService } from '@nestjs/config';
+import { IntakeAppConfig, Keyring } from '@app/config';
+import { AttemptRecord, DeliverLeadJobData, DeliveryResult, LeadLogEntry, leadStatusFromJob, LeadStatusDto, openLogLine } from '@app/leads';
 import { LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
 
 /** Reads a lead's status from its job: state, return value, failure reason and attempt log. */
 @Injectable()
 export class LeadStatusService {
-  constructor(@Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>) {}
+  private readonly keyring: Keyring;
+
+  constructor(
+    @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    config: ConfigService<IntakeAppConfig, true>,
+  ) {
+    this.keyring = config.get('dataKeyring', { infer: true });
+  }
 
   /** The lead, or null when it does not exist or (with `source`) belongs to another source. */
   async find(id: string, source?: string): Promise<LeadStatusDto | null> {
@@ -23,7 +32,7 @@ export class LeadStatusService {
       { logs: string[] },
     ];
     if (!job || (source !== undefined && job.data?.source !== source)) return null;
-    const log = logs.map(parseEntry).filter((entry): entry is LeadLogEntry => entry !== null);
+    const log = logs.map((line) => openLogLine(this.keyring, line)).filter((entry): entry is LeadLogEntry => entry !== null);
     const attemptsLog = log.filter((entry): entry is AttemptRecord => entry.kind === 'attempt');
     const last = attemptsLog.at(-1);
     const result = job.returnvalue ?? null;
@@ -43,21 +52,15 @@ export class LeadStatusService {
       updated_at: new Date(Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0, lastAt)).toISOString(),
       delivered_at: status === 'delivered' && job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
       next_attempt_at: nextAttempt,
-      last_error: status === 'delivered' ? null : ((status === 'failed' ? job.failedReason : (held?.reason ?? last?.error)) ?? null),
+      // The sealed log has WeGroup's own words; the job's failure reason only a summary.
+      last_error: status === 'delivered' ? null : ((held?.reason ?? last?.error ?? job.failedReason) || null),
       wegroup: result
-        ? { status_code: result.status_code, lead_id: result.lead_id, body: result.body }
+        ? { status_code: result.status_code, lead_id: result.lead_id, body: last?.outcome === 'delivered' ? last.body : null }
         : last?.status_code
           ? { status_code: last.status_code, lead_id: null, body: last.body }
           : null,
+      personal_data_erased_at: job.data.lead_erased_at ?? null,
       attempts_log: log,
     };
-  }
-}
-
-function parseEntry(line: string): LeadLogEntry | null {
-  try {
-    return JSON.parse(line) as LeadLogEntry;
-  } catch {
-    return null;
   }
 }

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { LeadAcceptedDto } from '@app/leads';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto } from './lead-ops.dto';
+import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
 import { OpsAuthGuard } from './ops-auth.guard';
 import { LeadOpsService } from './lead-ops.service';
 
@@ -21,6 +21,17 @@ export class LeadOpsController {
   async retry(@Param('id') id: string): Promise<LeadAcceptedDto> {
     await this.ops.retry(id, 'ops');
     return { id, status: 'queued' };
+  }
+
+  @Delete('leads/:id')
+  @ApiOperation({
+    summary: "Erase a lead's personal data (GDPR erasure request)",
+    description: 'A queued lead is cancelled and removed; a delivered or failed one keeps only its metadata. Says what it removed.',
+  })
+  @ApiOkResponse({ type: ErasureResultDto })
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.busy, ApiProblems.unavailable)
+  erase(@Param('id') id: string): Promise<ErasureResultDto> {
+    return this.ops.erase(id);
   }
 
   @Post('ops/leads/retry')

@@ -58,3 +58,16 @@ export class DeliveryStateDto {
   @ApiProperty({ example: { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 } })
   counts: Record<string, number>;
 }
+
+export class ErasureResultDto {
+  @ApiProperty() id: string;
+
+  @ApiProperty({ description: 'True when the lead was still queued: its delivery was cancelled.' })
+  delivery_cancelled: boolean;
+
+  @ApiProperty({ type: [String], example: ['lead data (prospect and request body)'] })
+  removed: string[];
+
+  @ApiProperty({ type: [String], example: ['id, source, distribution, status, timestamps, WeGroup lead id'] })
+  kept: string[];
+}

@@ -2,13 +2,13 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { IntakeAppConfig } from '@app/config';
-import { DeliverLeadJobData, ReplayRecord } from '@app/leads';
+import { IntakeAppConfig, Keyring } from '@app/config';
+import { DeliverLeadJobData, openLogLine, ReplayRecord, scrubLeadJob } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
-import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto } from './lead-ops.dto';
+import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
 
 const PAGE = 500;
 
@@ -17,6 +17,7 @@ const PAGE = 500;
 export class LeadOpsService {
   private readonly logger = new Logger(LeadOpsService.name);
   private readonly breaker: CircuitBreaker;
+  private readonly keyring: Keyring;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
@@ -24,6 +25,7 @@ export class LeadOpsService {
     config: ConfigService<IntakeAppConfig, true>,
   ) {
     // Thresholds are the worker's business; the intake only reads the state.
+    this.keyring = config.get('dataKeyring', { infer: true });
     this.breaker = new CircuitBreaker(redis, config.get('redis', { infer: true }).queuePrefix, { threshold: 1, cooldownMs: 1 });
   }
 
@@ -53,8 +55,8 @@ export class LeadOpsService {
       const page = (await withRedisTimeout(this.queue.getFailed(start, start + PAGE - 1))) as Job<DeliverLeadJobData>[];
       for (const job of page) {
         const failedAt = job.finishedOn ?? 0;
-        if (reason && !(job.failedReason ?? '').toLowerCase().includes(reason)) continue;
         if (failedAt < after || failedAt >= before) continue;
+        if (reason && !(await this.failureText(job)).toLowerCase().includes(reason)) continue;
         if (matches.length < limit) matches.push(job);
       }
       if (page.length < PAGE) break;
@@ -72,6 +74,13 @@ export class LeadOpsService {
     return { matched: matches.length, retried };
   }
 
+  /** The failure in full: the job keeps a summary in clear, WeGroup's own words are sealed in the log. */
+  private async failureText(job: Job<DeliverLeadJobData>): Promise<string> {
+    const { logs } = await this.queue.getJobLogs(job.id!, -1, -1);
+    const last = logs[0] ? openLogLine(this.keyring, logs[0]) : null;
+    return `${job.failedReason ?? ''}\n${last?.kind === 'attempt' ? (last.error ?? '') : ''}`;
+  }
+
   async deliveryState(): Promise<DeliveryStateDto> {
     const [circuit_breaker, paused_for_ms, counts] = await withRedisTimeout(
       Promise.all([
@@ -81,6 +90,43 @@ export class LeadOpsService {
       ]),
     );
     return { circuit_breaker, paused_for_ms: Math.max(0, paused_for_ms), counts };
+  }
+
+  /**
+   * An erasure request: the lead's personal data goes from everywhere we keep it. A lead still
+   * queued is cancelled and removed whole; a finished one keeps its metadata.
+   */
+  async erase(id: string): Promise<ErasureResultDto> {
+    const job = await withRedisTimeout(this.queue.getJob(id));
+    if (!job) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}".`);
+    const state = await withRedisTimeout(job.getState());
+    if (state === 'active') {
+      throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} is being delivered right now; ask again in a few seconds.`);
+    }
+    if (state === 'completed' || state === 'failed') {
+      const had = job.data.sealed_lead !== null;
+      if (had) await withRedisTimeout(scrubLeadJob(this.queue, job as Job<DeliverLeadJobData>, this.keyring));
+      this.logger.log(`Erasure of lead ${id}: personal data ${had ? 'removed' : 'already gone'}`);
+      return {
+        id,
+        delivery_cancelled: false,
+        removed: had ? ['lead data (prospect and request body)', "WeGroup's responses and error texts in the attempt log"] : [],
+        kept: ['id, source, distribution, status, timestamps, WeGroup lead id'],
+      };
+    }
+    try {
+      await withRedisTimeout(job.remove());
+    } catch (error) {
+      if (error instanceof ProblemException) throw error;
+      throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} was picked up for delivery meanwhile; ask again in a few seconds.`);
+    }
+    this.logger.log(`Erasure of lead ${id}: queued delivery cancelled, lead removed`);
+    return {
+      id,
+      delivery_cancelled: true,
+      removed: ['the queued delivery (cancelled)', 'lead data (prospect and request body)', 'attempt log', 'idempotency record'],
+      kept: [],
+    };
   }
 
   private async replay(job: Job<DeliverLeadJobData>, by: string): Promise<void> {

@@ -10,13 +10,13 @@ import {
   IsObject,
   IsOptional,
   IsString,
-  IsUrl,
   Matches,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
+import { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY, IsRiskObjects, IsWebUrl, MAX_RISK_OBJECTS_PER_KIND } from './lead-validators';
 
-const URL_OPTIONS = { require_protocol: true, protocols: ['http', 'https'], require_tld: false };
+export { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from './lead-validators';
 
 export class ExternalRefDto {
   @ApiProperty({ example: '123', description: "The CRM's own id for this prospect." })
@@ -57,9 +57,10 @@ export class ProspectDto {
   @ApiPropertyOptional({
     type: [String],
     example: ['https://crm.example.com/wegroup/callback'],
-    description: 'URLs to which WeGroup sends webhooks about updates of the lead.',
+    description: 'https URLs (without credentials) to which WeGroup sends webhooks about updates of the lead; at most 20.',
   })
-  @IsUrl(URL_OPTIONS, { each: true, message: 'each value in callbacks must be an http(s) URL' })
+  @IsWebUrl(true, { each: true, groups: [HTTP_URLS_ALLOWED] })
+  @IsWebUrl(false, { each: true, groups: [HTTPS_URLS_ONLY] })
   @ArrayMaxSize(20)
   @IsArray()
   @IsOptional()
@@ -76,8 +77,9 @@ export class ProspectDto {
     type: 'object',
     additionalProperties: true,
     example: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
-    description: 'Risk objects by kind (cars, residences …), passed to WeGroup as given.',
+    description: `Risk objects by kind (cars, residences …), each an array of at most ${MAX_RISK_OBJECTS_PER_KIND} objects, passed to WeGroup as given.`,
   })
+  @IsRiskObjects()
   @IsObject()
   @IsOptional()
   risk_objects?: Record<string, unknown>;
@@ -93,10 +95,11 @@ export class CreateLeadDto {
 
   @ApiPropertyOptional({
     example: 'https://crm.example.com/prospects/1',
-    description: 'Link back to the CRM record, shown in WeGroup.',
+    description: 'Link back to the CRM record, shown in WeGroup: an https URL without credentials.',
   })
   @MaxLength(2048)
-  @IsUrl(URL_OPTIONS, { message: 'backref must be an http(s) URL' })
+  @IsWebUrl(true, { groups: [HTTP_URLS_ALLOWED] })
+  @IsWebUrl(false, { groups: [HTTPS_URLS_ONLY] })
   @IsOptional()
   backref?: string;
 

@@ -104,6 +104,9 @@ export class LeadStatusDto {
   @ApiProperty({ type: WeGroupResponseDto, nullable: true })
   wegroup: WeGroupResponseDto | null;
 
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When its personal data was removed (retention or erasure).' })
+  personal_data_erased_at: string | null;
+
   @ApiProperty({ type: [AttemptLogEntryDto], description: 'Every attempt (and replay), oldest first.' })
   attempts_log: LeadLogEntry[];
 }

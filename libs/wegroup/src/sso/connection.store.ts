@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { keyPrefix } from '@app/queue';
 import { ConnectionSecrets, ConnectionStatus, ConnectionUser, ConnectionView, featuresFor } from './connection';
-import { TokenCipher } from './token-cipher';
+import { Keyring } from '@app/config';
 
 export interface GrantedTokens {
   accessToken: string;
@@ -31,7 +31,7 @@ export class ConnectionStore {
   constructor(
     private readonly redis: Redis,
     queuePrefix: string,
-    private readonly cipher: TokenCipher,
+    private readonly cipher: Keyring,
   ) {
     this.base = `${keyPrefix(queuePrefix)}:sso`;
   }
@@ -50,12 +50,12 @@ export class ConnectionStore {
 
   /** Verifier and nonce of a sign-in in progress, kept server-side, single use. */
   async savePendingSignIn(state: string, pending: PendingSignIn): Promise<void> {
-    await this.redis.set(`${this.base}:sign-in:${state}`, this.cipher.encrypt(JSON.stringify(pending)), 'EX', SIGN_IN_TTL_S);
+    await this.redis.set(`${this.base}:sign-in:${state}`, this.cipher.seal(JSON.stringify(pending)), 'EX', SIGN_IN_TTL_S);
   }
 
   async takePendingSignIn(state: string): Promise<PendingSignIn | null> {
     const sealed = await this.redis.getdel(`${this.base}:sign-in:${state}`);
-    return sealed ? (JSON.parse(this.cipher.decrypt(sealed)) as PendingSignIn) : null;
+    return sealed ? (JSON.parse(this.cipher.open(sealed)) as PendingSignIn) : null;
   }
 
   async exists(distributionId: string): Promise<boolean> {
@@ -137,8 +137,8 @@ export class ConnectionStore {
     if (!raw.id) return null;
     return {
       ...toView(raw),
-      accessToken: raw.access_token ? this.cipher.decrypt(raw.access_token) : null,
-      refreshToken: raw.refresh_token ? this.cipher.decrypt(raw.refresh_token) : null,
+      accessToken: raw.access_token ? this.cipher.open(raw.access_token) : null,
+      refreshToken: raw.refresh_token ? this.cipher.open(raw.refresh_token) : null,
       accessIssuedAt: Number(raw.access_issued_at || 0),
       accessExpiresAt: Number(raw.access_expires_at || 0),
     };
@@ -146,8 +146,8 @@ export class ConnectionStore {
 
   private sealedTokens(tokens: GrantedTokens, now: number): Record<string, string> {
     return {
-      access_token: this.cipher.encrypt(tokens.accessToken),
-      refresh_token: tokens.refreshToken ? this.cipher.encrypt(tokens.refreshToken) : '',
+      access_token: this.cipher.seal(tokens.accessToken),
+      refresh_token: tokens.refreshToken ? this.cipher.seal(tokens.refreshToken) : '',
       access_issued_at: String(now),
       access_expires_at: String(now + (tokens.expiresIn ?? DEFAULT_ACCESS_LIFETIME_S) * 1000),
     };

@@ -1,0 +1,69 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Job, Queue, Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import { Keyring, RetentionConfig, WorkerAppConfig } from '@app/config';
+import { DeliverLeadJobData, scrubLeadJob } from '@app/leads';
+import { keyPrefix, MAINTENANCE_QUEUE, SCRUB_DELIVERED_JOB } from '@app/queue';
+import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
+
+const SWEEP_EVERY_MS = 60 * 60_000;
+const PAGE = 200;
+
+/**
+ * Retention: a delivered lead keeps its personal data DELIVERED_RETENTION_DAYS, then only
+ * its metadata stays (until LEAD_METADATA_RETENTION_DAYS). One hourly sweep for all worker
+ * processes: a BullMQ job scheduler makes it run once, wherever a worker is free.
+ */
+@Injectable()
+export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RetentionSweeper.name);
+  private readonly retention: RetentionConfig;
+  private readonly keyring: Keyring;
+  private readonly prefix: string;
+  private maintenance?: Queue;
+  private worker?: Worker;
+
+  constructor(
+    config: ConfigService<WorkerAppConfig, true>,
+    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_QUEUE) private readonly leads: Queue<DeliverLeadJobData>,
+  ) {
+    this.retention = config.get('retention', { infer: true });
+    this.keyring = config.get('dataKeyring', { infer: true });
+    this.prefix = keyPrefix(config.get('redis', { infer: true }).queuePrefix);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.maintenance = new Queue(MAINTENANCE_QUEUE, { connection: this.redis, prefix: this.prefix });
+    await this.maintenance.upsertJobScheduler(SCRUB_DELIVERED_JOB, { every: SWEEP_EVERY_MS }, { name: SCRUB_DELIVERED_JOB, opts: { removeOnComplete: 10, removeOnFail: 50 } });
+    this.worker = new Worker(MAINTENANCE_QUEUE, () => this.sweep(), { connection: this.redis, prefix: this.prefix, concurrency: 1 });
+    this.worker.on('error', (error) => this.logger.warn(`Maintenance worker error: ${error.message}`));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.maintenance?.close();
+  }
+
+  /** Scrubs delivered leads older than the retention, oldest first; returns how many. */
+  async sweep(now = Date.now()): Promise<number> {
+    const cutoff = now - this.retention.deliveredDays * 86_400_000;
+    let scrubbed = 0;
+    for (let start = 0; ; start += PAGE) {
+      const page = (await this.leads.getJobs(['completed'], start, start + PAGE - 1, true)) as Job<DeliverLeadJobData>[];
+      for (const job of page) {
+        if ((job.finishedOn ?? 0) >= cutoff) return this.done(scrubbed);
+        if (!job.data?.sealed_lead) continue;
+        await scrubLeadJob(this.leads, job, this.keyring);
+        scrubbed++;
+      }
+      if (page.length < PAGE) return this.done(scrubbed);
+    }
+  }
+
+  private done(scrubbed: number): number {
+    if (scrubbed) this.logger.log(`Retention: removed the personal data of ${scrubbed} delivered leads`);
+    return scrubbed;
+  }
+}

@@ -1,0 +1,73 @@
+import type { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import type { CircuitBreaker } from '@app/queue';
+import type { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { WorkerMetricsServer } from './worker-metrics.server';
+import { WorkerMetrics } from './worker.metrics';
+
+describe('WorkerMetricsServer', () => {
+  const servers: WorkerMetricsServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.onApplicationShutdown()));
+  });
+
+  async function start(ping: () => Promise<string>, running: boolean) {
+    const metrics = new WorkerMetrics(
+      { getJobCounts: async () => ({ waiting: 3, delayed: 1, active: 2, failed: 4 }) } as unknown as Queue,
+      { state: async () => ({ state: 'open', consecutive_failures: 20 }) } as unknown as CircuitBreaker,
+    );
+    const server = new WorkerMetricsServer(
+      { metricsPort: 0, metricsHost: '127.0.0.1' },
+      metrics,
+      { isRunning: () => running } as unknown as LeadDeliveryProcessor,
+      { ping } as unknown as Redis,
+    );
+    servers.push(server);
+    await server.onApplicationBootstrap();
+    return { base: `http://127.0.0.1:${server.port}`, metrics };
+  }
+
+  it('serves Prometheus text with the queue and breaker read at scrape time', async () => {
+    const { base, metrics } = await start(async () => 'PONG', true);
+    metrics.delivery('transient', 503);
+    const response = await fetch(`${base}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain('wegroup_leads_queue_jobs{state="failed"} 4');
+    expect(text).toContain('wegroup_leads_circuit_breaker_state 2');
+    expect(text).toContain('wegroup_leads_circuit_breaker_consecutive_failures 20');
+    expect(text).toContain('wegroup_leads_deliveries_total{outcome="transient",status_code="503"} 1');
+    expect(text).toContain('# TYPE process_cpu_user_seconds_total counter');
+  });
+
+  it('is live and ready when Redis answers and the worker consumes', async () => {
+    const { base } = await start(async () => 'PONG', true);
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    const ready = await fetch(`${base}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', details: { redis: { status: 'up' }, worker: { status: 'up' } } });
+  });
+
+  it('is not ready when Redis does not answer within a second, or the worker is not consuming', async () => {
+    const { base } = await start(() => new Promise<string>(() => undefined), false);
+    const started = Date.now();
+    const ready = await fetch(`${base}/health/ready`);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'error', details: { redis: { status: 'down' }, worker: { status: 'down' } } });
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+  });
+
+  it('answers 404 elsewhere and 405 to other methods', async () => {
+    const { base } = await start(async () => 'PONG', true);
+    expect((await fetch(`${base}/`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('serves nothing without a port', async () => {
+    const server = new WorkerMetricsServer({}, {} as WorkerMetrics, {} as LeadDeliveryProcessor, {} as Redis);
+    await server.onApplicationBootstrap();
+    expect(server.port).toBeUndefined();
+  });
+});

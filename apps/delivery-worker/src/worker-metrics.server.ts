@@ -1,0 +1,112 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Redis from 'ioredis';
+import { withTimeout } from '@app/observability';
+import { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { WorkerMetrics } from './worker.metrics';
+import { WORKER_OBSERVABILITY, WORKER_REDIS } from './worker.tokens';
+
+export interface WorkerObservabilityOptions {
+  /** Port of `/metrics`, `/health/live` and `/health/ready`; no server without one (0: any free port). */
+  metricsPort?: number;
+  /** Interface to listen on. */
+  metricsHost?: string;
+}
+
+/** Ready means Redis answers a PING within this long (and the worker consumes the queue). */
+export const READY_REDIS_TIMEOUT_MS = 1_000;
+
+/**
+ * The worker has no public HTTP; this small server on METRICS_PORT is for Prometheus and
+ * the orchestrator only: `GET /metrics`, `GET /health/live` (the process answers) and
+ * `GET /health/ready` (Redis answers a PING within a second and the worker is consuming).
+ * Not meant to be exposed publicly: it has no authentication.
+ */
+@Injectable()
+export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerMetricsServer.name);
+  private server?: Server;
+
+  constructor(
+    @Inject(WORKER_OBSERVABILITY) private readonly options: WorkerObservabilityOptions,
+    private readonly metrics: WorkerMetrics,
+    private readonly processor: LeadDeliveryProcessor,
+    @Inject(WORKER_REDIS) private readonly redis: Redis,
+  ) {}
+
+  /** The port actually listened on, once listening. */
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { metricsPort, metricsHost = '0.0.0.0' } = this.options;
+    if (metricsPort === undefined) return;
+    const server = createServer((request, response) => {
+      this.handle(request, response).catch(() => {
+        if (!response.headersSent) this.send(response, 500, 'text/plain', 'internal error\n');
+        else response.destroy();
+      });
+    });
+    // Scrapers and probes make short requests; idle keep-alive sockets must not hold shutdown up.
+    server.keepAliveTimeout = 5_000;
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        // Deliveries go on without metrics; the orchestrator's readiness probe will say so.
+        this.logger.error(`Metrics and health port ${metricsPort} unavailable (${error.code ?? error.message}); serving no metrics`);
+        resolve(false);
+      });
+      server.listen(metricsPort, metricsHost, () => resolve(true));
+    });
+    if (!listening) return;
+    this.server = server;
+    this.logger.log(`Metrics and health on port ${this.port}: GET /metrics, /health/live, /health/ready`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') return this.send(response, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    switch (path) {
+      case '/metrics':
+        return this.send(response, 200, this.metrics.registry.contentType, await this.metrics.registry.metrics());
+      case '/health/live':
+        return this.sendJson(response, 200, { status: 'ok' });
+      case '/health/ready':
+        return this.ready(response);
+      default:
+        return this.send(response, 404, 'text/plain', 'not found\n');
+    }
+  }
+
+  private async ready(response: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const redis = await withTimeout(this.redis.ping(), READY_REDIS_TIMEOUT_MS).then(
+      () => ({ status: 'up', latency_ms: Date.now() - started }),
+      (error: Error) => ({ status: 'down', message: error.message }),
+    );
+    const worker = this.processor.isRunning() ? { status: 'up' } : { status: 'down', message: 'not consuming the queue (starting, paused or shutting down)' };
+    const ok = redis.status === 'up' && worker.status === 'up';
+    this.sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'error', details: { redis, worker } });
+  }
+
+  private sendJson(response: ServerResponse, status: number, body: unknown): void {
+    this.send(response, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+  }
+
+  private send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+    response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
+    response.end(response.req?.method === 'HEAD' ? undefined : body);
+  }
+}

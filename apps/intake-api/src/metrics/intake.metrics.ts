@@ -1,0 +1,98 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type Redis from 'ioredis';
+import { Counter, Registry } from 'prom-client';
+import { IntakeAppConfig } from '@app/config';
+import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
+import { CircuitBreaker } from '@app/queue';
+import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
+
+/** Why a `POST /v1/leads` was refused, from its answer's status. */
+export function rejectionReason(statusCode: number): string {
+  switch (statusCode) {
+    case 400:
+      return 'validation';
+    case 401:
+      return 'auth';
+    case 403:
+      return 'forbidden';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'too_large';
+    case 415:
+      return 'unsupported_media';
+    case 422:
+      return 'no_route';
+    case 429:
+      return 'rate_limited';
+    case 503:
+      return 'unavailable';
+    default:
+      return statusCode >= 500 ? 'error' : 'other';
+  }
+}
+
+/** Label for requests refused before their source was known (no or wrong API key, early 413/415). */
+export const UNKNOWN_SOURCE = 'unknown';
+
+const LEAD_ROUTE = '/v1/leads';
+
+/**
+ * Every metric the intake exposes at `GET /metrics`, in one place: accepted and rejected
+ * leads (counters, by source and reason), queue depth and circuit-breaker state (read from
+ * Redis at scrape time), and the default process metrics.
+ */
+@Injectable()
+export class IntakeMetrics {
+  readonly registry: Registry = createMetricsRegistry();
+
+  readonly accepted = new Counter({
+    name: `${METRIC_PREFIX}intake_accepted_total`,
+    help: 'Leads accepted by POST /v1/leads, by source; replayed="true" for idempotent repeats (nothing enqueued).',
+    labelNames: ['source', 'replayed'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rejected = new Counter({
+    name: `${METRIC_PREFIX}intake_rejected_total`,
+    help: 'Leads refused by POST /v1/leads, by reason (validation, auth, too_large, unsupported_media, conflict, no_route, rate_limited, unavailable, …) and source.',
+    labelNames: ['reason', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    @Inject(LEAD_QUEUE) queue: Queue,
+    @Inject(INTAKE_REDIS) redis: Redis,
+    config: ConfigService<IntakeAppConfig, true>,
+  ) {
+    // The intake only reads the breaker; thresholds are the worker's business.
+    const breaker = new CircuitBreaker(redis, config.get('redis', { infer: true }).queuePrefix, { threshold: 1, cooldownMs: 1 });
+    registerQueueGauges(this.registry, queue, breaker);
+    // Every known source shows up from the start, so rates work from the first lead.
+    for (const source of new Set(config.get('intake', { infer: true }).apiKeys.values())) {
+      this.accepted.inc({ source, replayed: 'false' }, 0);
+      this.accepted.inc({ source, replayed: 'true' }, 0);
+    }
+  }
+
+  /** Counts one answered `POST /v1/leads`. */
+  observeLeadPost(statusCode: number, source: string | undefined): void {
+    const labelSource = source ?? UNKNOWN_SOURCE;
+    if (statusCode === 202 || statusCode === 200) this.accepted.inc({ source: labelSource, replayed: String(statusCode === 200) });
+    else if (statusCode >= 400) this.rejected.inc({ reason: rejectionReason(statusCode), source: labelSource });
+  }
+
+  /**
+   * Counts lead posts from their answers, whoever gave them: a guard, the validation pipe, a
+   * Fastify hook (415), the body parser (413) or the handler.
+   */
+  attach(fastify: FastifyInstance): void {
+    fastify.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== LEAD_ROUTE) return;
+      this.observeLeadPost(reply.statusCode, (request as { source?: string }).source);
+    });
+  }
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from './env';
+import { readIntakeConfig } from './app-config';
+
+const base = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef,beta:beta-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' };
+const secret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;
+
+function errorOf(read: () => unknown): string {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('intake edge configuration', () => {
+  it('defaults: no signing secrets, 600 requests per minute, https-only URLs', () => {
+    const intake = readIntakeConfig(base);
+    expect(intake.webhookSecrets.size).toBe(0);
+    expect(intake.rateLimit).toEqual({ limit: 600, windowMs: 60_000 });
+    expect(intake.allowHttpUrls).toBe(false);
+  });
+
+  it('reads several secrets per source, in order, for rotation', () => {
+    const [a1, a2, b1] = [secret(), secret(24), secret(64)];
+    const intake = readIntakeConfig({ ...base, INTAKE_WEBHOOK_SECRETS: ` acme:${a1}, beta:${b1} ,acme:${a2}` });
+    expect(Object.fromEntries(intake.webhookSecrets)).toEqual({ acme: [a1, a2], beta: [b1] });
+  });
+
+  it('reads the rate limit and the http switch', () => {
+    const intake = readIntakeConfig({ ...base, INTAKE_RATE_LIMIT: '5', INTAKE_RATE_LIMIT_WINDOW_MS: '1000', ALLOW_HTTP_URLS: 'true' });
+    expect(intake.rateLimit).toEqual({ limit: 5, windowMs: 1000 });
+    expect(intake.allowHttpUrls).toBe(true);
+  });
+
+  it.each([
+    [{ INTAKE_WEBHOOK_SECRETS: 'acme' }, 'INTAKE_WEBHOOK_SECRETS must be comma-separated source:whsec_… pairs'],
+    [{ INTAKE_WEBHOOK_SECRETS: `ghost:${secret()}` }, 'INTAKE_WEBHOOK_SECRETS names source "ghost", which has no key in INTAKE_API_KEYS'],
+    [{ INTAKE_WEBHOOK_SECRETS: `acme:${randomBytes(32).toString('base64')}` }, 'INTAKE_WEBHOOK_SECRETS secret for source "acme" must be "whsec_"'],
+    [{ INTAKE_WEBHOOK_SECRETS: 'acme:whsec_c2hvcnQ=' }, 'INTAKE_WEBHOOK_SECRETS secret for source "acme" must be "whsec_" followed by 24 to 64'],
+    [{ INTAKE_WEBHOOK_SECRETS: `acme:${secret(65)}` }, 'INTAKE_WEBHOOK_SECRETS secret for source "acme"'],
+    [{ INTAKE_WEBHOOK_SECRETS: 'acme:whsec_not*base64*at*all*0123456789' }, 'INTAKE_WEBHOOK_SECRETS secret for source "acme"'],
+    [{ INTAKE_RATE_LIMIT: '0' }, 'INTAKE_RATE_LIMIT must be between 1 and'],
+    [{ INTAKE_RATE_LIMIT: 'lots' }, 'INTAKE_RATE_LIMIT must be a whole number'],
+    [{ INTAKE_RATE_LIMIT_WINDOW_MS: '10' }, 'INTAKE_RATE_LIMIT_WINDOW_MS must be between 1000 and'],
+    [{ ALLOW_HTTP_URLS: 'yes' }, 'ALLOW_HTTP_URLS must be one of true, false'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    expect(errorOf(() => readIntakeConfig({ ...base, ...env }))).toContain(message);
+  });
+
+  it('refuses a secret listed twice, and never prints a secret', () => {
+    const s = secret();
+    const message = errorOf(() => readIntakeConfig({ ...base, INTAKE_WEBHOOK_SECRETS: `acme:${s},acme:${s}` }));
+    expect(message).toContain('listed twice');
+    expect(message).not.toContain(s.slice(6));
+  });
+});

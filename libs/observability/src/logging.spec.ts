@@ -1,0 +1,112 @@
+import { createServer, request as httpRequest, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pinoHttp, Options } from 'pino-http';
+import { loggerParams, resolveLogLevel, serializeError } from './logging';
+import { REDACTED } from './redaction';
+
+/** Every JSON line written, parsed. */
+function capture() {
+  const lines: Array<Record<string, any>> = [];
+  const raw: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, any>);
+      }
+      done();
+    },
+  });
+  return { stream, lines, raw };
+}
+
+function httpOptions(): Options {
+  const params = loggerParams('test-app', { logLevel: 'trace' });
+  return params.pinoHttp as Options;
+}
+
+describe('loggerParams', () => {
+  it('maps Nest logger settings to a pino level', () => {
+    expect(resolveLogLevel({ logger: ['error'] })).toBe('error');
+    expect(resolveLogLevel({ logger: ['error', 'warn', 'log'] })).toBe('info');
+    expect(resolveLogLevel({ logger: false })).toBe('silent');
+    expect(resolveLogLevel({ logger: ['error'], logLevel: 'debug' })).toBe('debug');
+    expect(resolveLogLevel({})).toBe('info');
+  });
+
+  it('keeps only the class, code, message and stack of an error, with credentials in its text hidden', () => {
+    const error = Object.assign(new Error('refused: apikey secret-token-value-123'), {
+      code: 'ERR_BAD_RESPONSE',
+      config: { headers: { Authorization: 'apikey secret-token-value-123' }, data: '{"first_name":"Grace"}' },
+    });
+    const serialized = serializeError(error) as Record<string, unknown>;
+    expect(serialized).toMatchObject({ type: 'Error', code: 'ERR_BAD_RESPONSE', message: `refused: apikey ${REDACTED}` });
+    expect(Object.keys(serialized).sort()).toEqual(['code', 'message', 'stack', 'type']);
+    expect(JSON.stringify(serialized)).not.toMatch(/secret-token-value|Grace/);
+  });
+
+  it("drops the original message from a stack handed over on its own (Nest's logger.error(message, stack))", () => {
+    const original = new SyntaxError('Unexpected token in JSON: {"first_name":"Grace"}');
+    const logged = Object.assign(new Error('Unhandled SyntaxError'), { stack: original.stack });
+    const serialized = serializeError(logged) as Record<string, string>;
+    expect(serialized.stack.split('\n')[0]).toBe('Error: Unhandled SyntaxError');
+    expect(serialized.stack).toMatch(/\n\s+at /);
+    expect(JSON.stringify(serialized)).not.toContain('Grace');
+  });
+
+  it('writes JSON lines with the service, an ISO time and the level as a word, redacting what is logged', () => {
+    const { stream, lines, raw } = capture();
+    const logger = pinoHttp(httpOptions(), stream).logger;
+    logger.warn({ lead_id: 'l-1', prospect: { first_name: 'Grace' }, client_secret: 'very-secret-value' }, 'refused apikey some-api-token-value-123');
+    expect(lines[0]).toMatchObject({ level: 'warn', service: 'test-app', lead_id: 'l-1', prospect: REDACTED, client_secret: REDACTED });
+    expect(lines[0].msg).toBe(`refused apikey ${REDACTED}`);
+    expect(new Date(lines[0].time).toISOString()).toBe(lines[0].time);
+    expect(raw.join('\n')).not.toMatch(/Grace|very-secret-value|some-api-token-value-123/);
+  });
+
+  it('logs one line per request, without its body, with credentials hidden and the request id', async () => {
+    const { stream, lines, raw } = capture();
+    const middleware = pinoHttp(httpOptions(), stream);
+    const server: Server = createServer((req, res) => {
+      middleware(req, res);
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const body = JSON.stringify({ prospect: { first_name: 'Grace', last_name: 'Hopper', email: 'grace@example.com' } });
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          port,
+          host: '127.0.0.1',
+          method: 'POST',
+          path: '/v1/leads?access_token=query-token-value',
+          headers: {
+            'content-type': 'application/json',
+            'x-api-key': 'intake-key-value-0123456789',
+            authorization: 'Basic b3BzOm9wcy1wYXNzd29yZA==',
+            cookie: 'session=cookie-value',
+            'webhook-signature': 'v1,c2lnbmF0dXJlLXZhbHVlLXZhbHVl',
+            'x-request-id': 'req-from-crm-1',
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const line = lines.find((entry) => entry.req);
+    expect(line).toMatchObject({
+      request_id: 'req-from-crm-1',
+      req: { method: 'POST', url: `/v1/leads?access_token=${REDACTED}`, headers: { 'x-api-key': REDACTED, authorization: REDACTED, cookie: REDACTED } },
+      res: { statusCode: 200 },
+    });
+    expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl/);
+  });
+});

@@ -1,0 +1,57 @@
+import { isSensitiveKey, REDACTED, redactHeaders, redactLogObject, redactUrl, scrubText } from './redaction';
+
+describe('redaction', () => {
+  it('hides credentials by key name, whatever the case or the words around them', () => {
+    for (const key of ['Authorization', 'x-api-key', 'apiKey', 'cookie', 'set-cookie', 'webhook-signature', 'access_token', 'refreshToken', 'client_secret', 'WEGROUP_SSO_CLIENT_SECRET', 'password', 'idempotency-key']) {
+      expect([key, isSensitiveKey(key)]).toEqual([key, true]);
+    }
+    for (const key of ['lead_id', 'request_id', 'source', 'status_code', 'distribution_id', 'context']) {
+      expect([key, isSensitiveKey(key)]).toEqual([key, false]);
+    }
+  });
+
+  it('hides the lead and prospect fields at any depth, and keeps the rest', () => {
+    const logged = redactLogObject({
+      lead_id: 'l-1',
+      attempt: { status_code: 422, prospect: { first_name: 'Ada' } },
+      list: [{ email: 'ada@example.com', kept: 1 }],
+      lead: { prospect: { last_name: 'Lovelace' } },
+      nested: { deeper: { token: 'tok-123', fine: true } },
+    });
+    expect(logged).toEqual({
+      lead_id: 'l-1',
+      attempt: { status_code: 422, prospect: REDACTED },
+      list: [{ email: REDACTED, kept: 1 }],
+      lead: REDACTED,
+      nested: { deeper: { token: REDACTED, fine: true } },
+    });
+    expect(JSON.stringify(logged)).not.toMatch(/Ada|Lovelace|tok-123/);
+  });
+
+  it('leaves class instances to their serializers', () => {
+    const error = new Error('x');
+    expect(redactLogObject({ err: error }).err).toBe(error);
+  });
+
+  it('scrubs credentials out of free text', () => {
+    expect(scrubText('Authorization: apikey sandbox-api-token-123456 was refused')).toBe(`Authorization: apikey ${REDACTED} was refused`);
+    expect(scrubText('Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig')).toBe(`Bearer ${REDACTED}`);
+    expect(scrubText('secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=')).toBe(
+      `secret whsec_${REDACTED} and v1,${REDACTED}`,
+    );
+    expect(scrubText('/cb?code=abc123&state=xyz&client_secret=s3')).toBe(`/cb?code=${REDACTED}&state=${REDACTED}&client_secret=${REDACTED}`);
+    expect(scrubText('use basic auth with OPS_USERNAME')).toBe('use basic auth with OPS_USERNAME');
+    expect(scrubText('WeGroup answered 503 (status_code=503)')).toBe('WeGroup answered 503 (status_code=503)');
+  });
+
+  it('hides credential headers and every query value', () => {
+    expect(redactHeaders({ 'x-api-key': 'k', authorization: 'Basic abc', 'user-agent': 'curl', 'x-request-id': 'r-1' })).toEqual({
+      'x-api-key': REDACTED,
+      authorization: REDACTED,
+      'user-agent': 'curl',
+      'x-request-id': 'r-1',
+    });
+    expect(redactUrl('/v1/connections/sso/callback?code=abc&state=def')).toBe(`/v1/connections/sso/callback?code=${REDACTED}&state=${REDACTED}`);
+    expect(redactUrl('/v1/leads')).toBe('/v1/leads');
+  });
+});
