@@ -1,4 +1,14 @@
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, Stack, startSandbox, StartedSandbox } from './support/stack';
+import {
+  distributionId,
+  INTAKE_KEY,
+  lead,
+  OPS,
+  SandboxControl,
+  Stack,
+  StartedSandbox,
+  startStackWithSandbox,
+  stopStackWithSandbox,
+} from './support/stack';
 import { waitFor } from './support/wait';
 
 const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
@@ -10,16 +20,8 @@ describe('delivery you can trust: retries, Retry-After, idempotency, dead letter
   let control: SandboxControl;
   let stack: Stack;
 
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    control = new SandboxControl(sandbox.url);
-    stack = await new Stack({ name: 'reliability', sandboxUrl: sandbox.url }).start();
-  });
-
-  afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-  });
+  beforeAll(async () => ({ sandbox, control, stack } = await startStackWithSandbox('reliability')));
+  afterAll(() => stopStackWithSandbox({ sandbox, stack }));
 
   const post = async (body: Json, headers: Record<string, string> = {}) => {
     const response = await stack.postLead(body, headers);
@@ -185,24 +187,14 @@ describe('an outage of WeGroup: the circuit breaker holds 500 leads back, then a
   let stack: Stack;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    control = new SandboxControl(sandbox.url);
-    stack = await new Stack({
-      name: 'outage',
-      sandboxUrl: sandbox.url,
-      env: {
-        WORKER_CONCURRENCY: '20',
-        CIRCUIT_BREAKER_THRESHOLD: '10',
-        CIRCUIT_BREAKER_COOLDOWN_MS: '1000',
-        DELIVERY_RETRY_SCHEDULE: '0.5,1,1,1,1,1,1',
-      },
-    }).start();
+    ({ sandbox, control, stack } = await startStackWithSandbox('outage', {
+      WORKER_CONCURRENCY: '20',
+      CIRCUIT_BREAKER_THRESHOLD: '10',
+      CIRCUIT_BREAKER_COOLDOWN_MS: '1000',
+      DELIVERY_RETRY_SCHEDULE: '0.5,1,1,1,1,1,1',
+    }));
   });
-
-  afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-  });
+  afterAll(() => stopStackWithSandbox({ sandbox, stack }));
 
   it('opens the circuit, shows it to ops, and delivers every lead once WeGroup is back', async () => {
     const did = distributionId();

@@ -15,8 +15,9 @@ import {
   OTHER_SOURCE_KEY,
   SandboxControl,
   Stack,
-  startSandbox,
   StartedSandbox,
+  startStackWithSandbox,
+  stopStackWithSandbox,
   TEST_DATA_KEY,
   TEST_LOGGER,
 } from './support/stack';
@@ -75,25 +76,15 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
   const getSigned = (id: string) => send(`${stack.url}/v1/leads/${id}`, 'GET', undefined, { 'x-api-key': SIGNED_KEY, ...signed(NEW_SECRET, '') });
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    control = new SandboxControl(sandbox.url);
-    stack = await new Stack({
-      name: 'hardening',
-      sandboxUrl: sandbox.url,
-      env: {
-        INTAKE_API_KEYS: `test-crm:${INTAKE_KEY},other-crm:${OTHER_SOURCE_KEY},signed-crm:${SIGNED_KEY}`,
-        // Two secrets: the old one still accepted while the CRM rolls over to the new one.
-        INTAKE_WEBHOOK_SECRETS: `signed-crm:${OLD_SECRET},signed-crm:${NEW_SECRET}`,
-        // Out of the way here; the throttling tests run a stack of their own.
-        INTAKE_RATE_LIMIT: '1000000',
-      },
-    }).start();
+    ({ sandbox, control, stack } = await startStackWithSandbox('hardening', {
+      INTAKE_API_KEYS: `test-crm:${INTAKE_KEY},other-crm:${OTHER_SOURCE_KEY},signed-crm:${SIGNED_KEY}`,
+      // Two secrets: the old one still accepted while the CRM rolls over to the new one.
+      INTAKE_WEBHOOK_SECRETS: `signed-crm:${OLD_SECRET},signed-crm:${NEW_SECRET}`,
+      // Out of the way here; the throttling tests run a stack of their own.
+      INTAKE_RATE_LIMIT: '1000000',
+    }));
   });
-
-  afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-  });
+  afterAll(() => stopStackWithSandbox({ sandbox, stack }));
 
   describe('Standard Webhooks signatures', () => {
     it('accepts a valid signature, and the lead is delivered', async () => {

@@ -1,22 +1,24 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { SANDBOX_DEFAULTS } from '@app/config';
-import { distributionId, lead, OPS, OTHER_SOURCE_KEY, SandboxControl, Stack, startSandbox, StartedSandbox } from './support/stack';
+import {
+  distributionId,
+  lead,
+  OPS,
+  OTHER_SOURCE_KEY,
+  SandboxControl,
+  Stack,
+  StartedSandbox,
+  startStackWithSandbox,
+  stopStackWithSandbox,
+} from './support/stack';
 
 describe('lead pipeline: intake → queue → worker → WeGroup sandbox (API token)', () => {
   let sandbox: StartedSandbox;
   let control: SandboxControl;
   let stack: Stack;
 
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    control = new SandboxControl(sandbox.url);
-    stack = await new Stack({ name: 'pipeline', sandboxUrl: sandbox.url }).start();
-  });
-
-  afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-  });
+  beforeAll(async () => ({ sandbox, control, stack } = await startStackWithSandbox('pipeline')));
+  afterAll(() => stopStackWithSandbox({ sandbox, stack }));
 
   it('delivers a valid lead once, with the exact headers and body', async () => {
     const did = distributionId();

@@ -5,7 +5,17 @@ import { keyPrefix } from '@app/queue';
 import { createWorkerApp } from '../apps/delivery-worker/src/worker.app';
 import { RetentionSweeper } from '../apps/delivery-worker/src/retention.sweeper';
 import { REDIS_URL } from './support/redis-keys';
-import { distributionId, lead, OPS, SandboxControl, Stack, startSandbox, StartedSandbox, TEST_LOGGER } from './support/stack';
+import {
+  distributionId,
+  lead,
+  OPS,
+  SandboxControl,
+  Stack,
+  StartedSandbox,
+  startStackWithSandbox,
+  stopStackWithSandbox,
+  TEST_LOGGER,
+} from './support/stack';
 
 const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 type Json = Record<string, any>;
@@ -37,16 +47,13 @@ describe('personal data: encrypted at rest, erased on request, scrubbed after re
   let redis: Redis;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    control = new SandboxControl(sandbox.url);
-    stack = await new Stack({ name: 'pii', sandboxUrl: sandbox.url }).start();
+    ({ sandbox, control, stack } = await startStackWithSandbox('pii'));
     redis = new Redis(REDIS_URL);
   });
 
   afterAll(async () => {
     redis?.disconnect();
-    await stack?.close();
-    await sandbox?.close();
+    await stopStackWithSandbox({ sandbox, stack });
   });
 
   const ops = async (path: string, method = 'GET') => {

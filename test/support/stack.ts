@@ -34,6 +34,24 @@ export async function startSandbox(): Promise<StartedSandbox> {
   return { url, app, close: () => app.close() };
 }
 
+export interface StackWithSandbox {
+  sandbox: StartedSandbox;
+  control: SandboxControl;
+  stack: Stack;
+}
+
+/** A sandbox and the intake + worker in front of it, for one describe block. */
+export async function startStackWithSandbox(name: string, env?: Record<string, string>): Promise<StackWithSandbox> {
+  const sandbox = await startSandbox();
+  const stack = await new Stack({ name, sandboxUrl: sandbox.url, env }).start();
+  return { sandbox, control: new SandboxControl(sandbox.url), stack };
+}
+
+export async function stopStackWithSandbox(started: Partial<StackWithSandbox>): Promise<void> {
+  await started.stack?.close();
+  await started.sandbox?.close();
+}
+
 /** Talks to the sandbox's control API over HTTP, as any client would. */
 export class SandboxControl {
   constructor(private readonly url: string) {}
