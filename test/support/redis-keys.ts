@@ -9,7 +9,7 @@ export function uniqueQueuePrefix(name: string): string {
   return `test-${name}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Deletes only the keys under this test's prefix (never FLUSHALL/FLUSHDB: Redis is shared). */
+/** Deletes only the keys under this test's prefix: Redis is shared, so never a whole-database flush. */
 export async function deleteKeys(queuePrefix: string): Promise<number> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   let deleted = 0;
