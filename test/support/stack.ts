@@ -119,7 +119,8 @@ export class Stack {
       ...options.env,
     };
     this.redis = new Redis(REDIS_URL);
-    this.queue = new Queue(LEADS_QUEUE, { connection: this.redis, prefix: keyPrefix(this.queuePrefix) });
+    // Read-only observer: it must not write the queue's meta key after the test deleted its keys.
+    this.queue = new Queue(LEADS_QUEUE, { connection: this.redis, prefix: keyPrefix(this.queuePrefix), skipMetasUpdate: true });
   }
 
   async start(): Promise<this> {
