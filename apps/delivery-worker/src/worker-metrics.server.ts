@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Redis from 'ioredis';
-import { withTimeout } from '@app/observability';
+import { withTimeout } from '@app/queue';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_OBSERVABILITY, WORKER_REDIS } from './worker.tokens';

@@ -6,7 +6,7 @@ import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestj
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { IntakeAppConfig } from '@app/config';
-import { checkEvictionPolicy, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
+import { checkEvictionPolicy, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -15,7 +15,7 @@ import { SsoConnectionsService } from './connections/sso-connections.service';
 import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
-import { INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
+import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { SourceThrottlerGuard } from './leads/source-throttler.guard';
 import { LeadIntakeController } from './leads/lead-intake.controller';
@@ -64,6 +64,11 @@ export class IntakeModule implements OnApplicationShutdown {
             void checkEvictionPolicy(client, new Logger('Redis'));
             return client;
           },
+        },
+        {
+          provide: BREAKER_STATE,
+          inject: [INTAKE_REDIS],
+          useFactory: (redis: Redis) => CircuitBreaker.reader(redis, config.redis.queuePrefix),
         },
         {
           provide: LEAD_QUEUE,

@@ -1,3 +1,4 @@
+import { withTimeout } from '@app/queue';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** Every metric of ours starts with this; the default process metrics keep their usual names. */
@@ -24,20 +25,6 @@ export interface QueueDepthSource {
 
 export interface BreakerStateSource {
   state(): Promise<{ state: keyof typeof BREAKER_STATE_VALUES; consecutive_failures: number }>;
-}
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

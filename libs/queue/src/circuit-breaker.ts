@@ -38,6 +38,11 @@ export class CircuitBreaker {
     this.probeKey = `${this.key}:probe`;
   }
 
+  /** For processes that only show the state (the intake): thresholds are the workers' business. */
+  static reader(redis: Redis, queuePrefix: string): Pick<CircuitBreaker, 'state'> {
+    return new CircuitBreaker(redis, queuePrefix, { threshold: Infinity, cooldownMs: 0 });
+  }
+
   async state(): Promise<BreakerState> {
     return this.describe(await this.redis.hgetall(this.key));
   }

@@ -3,3 +3,4 @@ export * from './redis-connection';
 export * from './redis.health';
 export * from './retry-policy';
 export * from './circuit-breaker';
+export * from './with-timeout';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type Redis from 'ioredis';
+import { withTimeout } from './with-timeout';
 
 /** Ready means Redis answers a PING within a second. */
 @Injectable()
@@ -11,10 +12,7 @@ export class RedisHealthIndicator {
     const indicator = this.health.check(key);
     const started = Date.now();
     try {
-      await Promise.race([
-        client.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
-      ]);
+      await withTimeout(client.ping(), timeoutMs);
       return indicator.up({ latency_ms: Date.now() - started });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
-import { keyPrefix } from '@app/queue';
+import { keyPrefix, withTimeout } from '@app/queue';
 
 /** A throttle check may not hold a request up longer than this; past it, the request passes. */
 export const THROTTLE_TIMEOUT_MS = 250;
@@ -67,22 +67,16 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   /** `ttl` and `blockDuration` in ms; the record's times in whole seconds, as the guard expects. */
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     const counter = `${this.prefix}:${throttlerName}:${key}`;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${THROTTLE_TIMEOUT_MS} ms`)), THROTTLE_TIMEOUT_MS);
-      });
       const count = async () => {
         await this.firstConnection;
         return this.redis.intakeThrottleIncrement(counter, `${counter}:blocked`, ttl, limit, blockDuration);
       };
-      const [totalHits, windowMs, blocked, blockMs] = await Promise.race([count(), timeout]);
+      const [totalHits, windowMs, blocked, blockMs] = await withTimeout(count(), THROTTLE_TIMEOUT_MS);
       return { totalHits, timeToExpire: seconds(windowMs), isBlocked: blocked === 1, timeToBlockExpire: blocked === 1 ? Math.max(1, seconds(blockMs)) : 0 };
     } catch (error) {
       this.warn(error as Error);
       return { totalHits: 0, timeToExpire: seconds(ttl), isBlocked: false, timeToBlockExpire: 0 };
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,3 +1,4 @@
+import { withTimeout } from '@app/queue';
 import { ProblemException, RedisUnavailableException } from './problem';
 
 /** How long a request may wait for Redis before it is answered 503. */
@@ -5,17 +6,11 @@ export const REDIS_ANSWER_TIMEOUT_MS = 1_000;
 
 /** Redis must answer within a second; otherwise the request ends as a 503, never a hang. */
 export async function withRedisTimeout<T>(promise: Promise<T>, onError?: (error: Error) => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_ANSWER_TIMEOUT_MS} ms`)), REDIS_ANSWER_TIMEOUT_MS);
-  });
   try {
-    return await Promise.race([promise, timeout]);
+    return await withTimeout(promise, REDIS_ANSWER_TIMEOUT_MS);
   } catch (error) {
     if (error instanceof ProblemException) throw error;
     onError?.(error as Error);
     throw new RedisUnavailableException();
-  } finally {
-    clearTimeout(timer);
   }
 }

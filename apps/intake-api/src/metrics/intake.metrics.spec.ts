@@ -1,16 +1,15 @@
 import type { ConfigService } from '@nestjs/config';
 import type { Queue } from 'bullmq';
-import type Redis from 'ioredis';
 import type { IntakeAppConfig } from '@app/config';
 import { IntakeMetrics, rejectionReason } from './intake.metrics';
 
 function metrics() {
   const config = {
-    get: (key: string) => (key === 'redis' ? { queuePrefix: 'unit' } : { apiKeys: new Map([['key-a', 'crm-a'], ['key-b', 'crm-b']]) }),
+    get: () => ({ apiKeys: new Map([['key-a', 'crm-a'], ['key-b', 'crm-b']]) }),
   } as unknown as ConfigService<IntakeAppConfig, true>;
   const queue = { getJobCounts: async () => ({ waiting: 1, delayed: 0, active: 0, failed: 2 }) } as unknown as Queue;
-  const redis = { hgetall: async () => ({}) } as unknown as Redis;
-  return new IntakeMetrics(queue, redis, config);
+  const breaker = { state: async () => ({ state: 'closed' as const, consecutive_failures: 0, opened_at: null, open_until: null }) };
+  return new IntakeMetrics(queue, breaker, config);
 }
 
 describe('IntakeMetrics', () => {

@@ -2,12 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type Redis from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { IntakeAppConfig } from '@app/config';
 import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
 import { CircuitBreaker } from '@app/queue';
-import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
+import { BREAKER_STATE, LEAD_QUEUE } from '../intake.tokens';
 
 /** Why a `POST /v1/leads` was refused, from its answer's status. */
 export function rejectionReason(statusCode: number): string {
@@ -65,11 +64,9 @@ export class IntakeMetrics {
 
   constructor(
     @Inject(LEAD_QUEUE) queue: Queue,
-    @Inject(INTAKE_REDIS) redis: Redis,
+    @Inject(BREAKER_STATE) breaker: Pick<CircuitBreaker, 'state'>,
     config: ConfigService<IntakeAppConfig, true>,
   ) {
-    // The intake only reads the breaker; thresholds are the worker's business.
-    const breaker = new CircuitBreaker(redis, config.get('redis', { infer: true }).queuePrefix, { threshold: 1, cooldownMs: 1 });
     registerQueueGauges(this.registry, queue, breaker);
     // Every known source shows up from the start, so rates work from the first lead.
     for (const source of new Set(config.get('intake', { infer: true }).apiKeys.values())) {

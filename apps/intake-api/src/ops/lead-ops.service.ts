@@ -1,12 +1,11 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
-import type Redis from 'ioredis';
 import { IntakeAppConfig, Keyring } from '@app/config';
 import { DeliverLeadJobData, openLogLine, ReplayRecord, scrubLeadJob } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { ProblemException } from '../common/problem';
-import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
+import { BREAKER_STATE, LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
 import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
 
@@ -16,17 +15,14 @@ const PAGE = 500;
 @Injectable()
 export class LeadOpsService {
   private readonly logger = new Logger(LeadOpsService.name);
-  private readonly breaker: CircuitBreaker;
   private readonly keyring: Keyring;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
-    @Inject(INTAKE_REDIS) redis: Redis,
+    @Inject(BREAKER_STATE) private readonly breaker: Pick<CircuitBreaker, 'state'>,
     config: ConfigService<IntakeAppConfig, true>,
   ) {
-    // Thresholds are the worker's business; the intake only reads the state.
     this.keyring = config.get('dataKeyring', { infer: true });
-    this.breaker = new CircuitBreaker(redis, config.get('redis', { infer: true }).queuePrefix, { threshold: 1, cooldownMs: 1 });
   }
 
   /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
