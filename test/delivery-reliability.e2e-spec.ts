@@ -2,7 +2,7 @@ import {
   distributionId,
   INTAKE_KEY,
   lead,
-  OPS,
+  OPS_AUTH,
   SandboxControl,
   Stack,
   StartedSandbox,
@@ -11,7 +11,6 @@ import {
 } from './support/stack';
 import { waitFor } from './support/wait';
 
-const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 
 type Json = Record<string, any>;
 
@@ -210,9 +209,8 @@ describe('an outage of WeGroup: the circuit breaker holds 500 leads back, then a
       }
     }
 
-    const basic = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
     const opened = await waitFor('the circuit to open', async () => {
-      const state = (await (await fetch(`${stack.url}/v1/ops/delivery`, { headers: { authorization: basic } })).json()) as Json;
+      const state = (await (await fetch(`${stack.url}/v1/ops/delivery`, { headers: { authorization: OPS_AUTH } })).json()) as Json;
       return state.circuit_breaker.state !== 'closed' ? state : undefined;
     });
     expect(opened.circuit_breaker.consecutive_failures).toBeGreaterThanOrEqual(10);
@@ -228,7 +226,7 @@ describe('an outage of WeGroup: the circuit breaker holds 500 leads back, then a
     const accepted = (await control.requests(did)).filter((r) => r.status === 201);
     expect(accepted).toHaveLength(500);
     expect(new Set(accepted.map((r) => r.body.prospect.email)).size).toBe(500);
-    const state = (await (await fetch(`${stack.url}/v1/ops/delivery`, { headers: { authorization: basic } })).json()) as Json;
+    const state = (await (await fetch(`${stack.url}/v1/ops/delivery`, { headers: { authorization: OPS_AUTH } })).json()) as Json;
     expect(state.circuit_breaker).toMatchObject({ state: 'closed', consecutive_failures: 0 });
   });
 });

@@ -12,6 +12,7 @@ import {
   INTAKE_KEY,
   lead,
   OPS,
+  OPS_AUTH,
   OTHER_SOURCE_KEY,
   SandboxControl,
   Stack,
@@ -26,7 +27,6 @@ import { waitFor } from './support/wait';
 const SIGNED_KEY = 'signed-intake-key-0123456789';
 const OLD_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const NEW_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-const BASIC = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 
 type Headers = Record<string, string>;
 interface Answer {
@@ -298,7 +298,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
       for (const src of scripts) expect(await statusOf(new URL(src, `${stack.url}/docs`))).toBe(200);
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>\s*\S/);
 
-      const board = await fetch(`${stack.url}/ops/queues`, { headers: { authorization: BASIC } });
+      const board = await fetch(`${stack.url}/ops/queues`, { headers: { authorization: OPS_AUTH } });
       expect(board.status).toBe(200);
       expectHelmet(board.headers);
       const page = await board.text();
@@ -306,7 +306,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
       // Only bull-board's JSON config is inline, and JSON is data, not script.
       const inline = [...page.matchAll(/<script(?![^>]*\bsrc=)([^>]*)>/g)].map((m) => m[1]);
       for (const attributes of inline) expect(attributes).toMatch(/type="application\/json"/);
-      expect(await statusOf(`${stack.url}/ops/queues/api/queues`, { authorization: BASIC })).toBe(200);
+      expect(await statusOf(`${stack.url}/ops/queues/api/queues`, { authorization: OPS_AUTH })).toBe(200);
     });
   });
 
@@ -371,7 +371,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
       for (let i = 0; i < 5; i++) {
         expect(await statusOf(`${limited.url}/health/live`)).toBe(200);
         expect(await statusOf(`${limited.url}/docs-json`)).toBe(200);
-        expect(await statusOf(`${limited.url}/ops/queues/api/queues`, { authorization: BASIC })).toBe(200);
+        expect(await statusOf(`${limited.url}/ops/queues/api/queues`, { authorization: OPS_AUTH })).toBe(200);
       }
     });
 
@@ -500,7 +500,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
           if (type !== undefined) headers['content-type'] = type;
           if (key !== undefined) headers['x-api-key'] = key;
           if (sign) Object.assign(headers, signed(NEW_SECRET, method === 'GET' ? '' : payload));
-          if (path.startsWith('/v1/ops')) headers.authorization = BASIC;
+          if (path.startsWith('/v1/ops')) headers.authorization = OPS_AUTH;
           const hasBody = method !== 'GET';
           const response = await fetch(`${stack.url}${path}`, { method, headers, body: hasBody ? payload : undefined });
           const text = await response.text();

@@ -4,6 +4,7 @@ import {
   distributionId,
   lead,
   OPS,
+  OPS_AUTH,
   OTHER_SOURCE_KEY,
   SandboxControl,
   Stack,
@@ -119,17 +120,16 @@ describe('lead pipeline: intake → queue → worker → WeGroup sandbox (API to
     expect(await control.requests(did)).toHaveLength(1);
   });
 
-  it('protects the ops dashboard with basic auth, page and API alike', async () => {
-    const basic = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
+  it('protects the ops dashboard with OPS_AUTH auth, page and API alike', async () => {
     const wrong = `Basic ${Buffer.from(`${OPS.username}:nope`).toString('base64')}`;
     for (const path of ['/ops/queues', '/ops/queues/api/queues', '/ops/queues/static/js/main.js']) {
       expect((await fetch(`${stack.url}${path}`)).status).toBe(401);
       expect((await fetch(`${stack.url}${path}`, { headers: { authorization: wrong } })).status).toBe(401);
     }
-    const page = await fetch(`${stack.url}/ops/queues`, { headers: { authorization: basic } });
+    const page = await fetch(`${stack.url}/ops/queues`, { headers: { authorization: OPS_AUTH } });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
-    const api = await fetch(`${stack.url}/ops/queues/api/queues`, { headers: { authorization: basic } });
+    const api = await fetch(`${stack.url}/ops/queues/api/queues`, { headers: { authorization: OPS_AUTH } });
     expect(api.status).toBe(200);
     expect(JSON.stringify(await api.json())).toContain('leads');
   });

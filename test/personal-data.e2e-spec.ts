@@ -8,7 +8,7 @@ import { REDIS_URL } from './support/redis-keys';
 import {
   distributionId,
   lead,
-  OPS,
+  OPS_AUTH,
   SandboxControl,
   Stack,
   StartedSandbox,
@@ -17,7 +17,6 @@ import {
   TEST_LOGGER,
 } from './support/stack';
 
-const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 type Json = Record<string, any>;
 
 /** Every value under a prefix, whatever the key type, as one string to search. */

@@ -6,12 +6,11 @@ import { keyPrefix } from '@app/queue';
 import { createWorkerApp } from '../apps/delivery-worker/src/worker.app';
 import { createSandboxApp } from '../apps/wegroup-sandbox/src/sandbox.app';
 import { REDIS_URL } from './support/redis-keys';
-import { freePort, lead, OPS, SandboxControl, Stack, TEST_LOGGER } from './support/stack';
+import { freePort, lead, OPS_AUTH, SandboxControl, Stack, TEST_LOGGER } from './support/stack';
 import { followRedirects, startWeGroupIdp, WeGroupIdp } from './support/wegroup-idp';
 
 const CLIENT = { id: 'lead-ingestion', secret: 'sso-client-secret-0123456789' };
 const RESOURCE_SERVER = { clientId: 'wegroup-api', clientSecret: 'resource-server-secret-0123456789' };
-const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 
 type Json = Record<string, any>;
 

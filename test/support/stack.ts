@@ -20,6 +20,8 @@ export const TEST_LOGGER: LogLevel[] = ['error'];
 /** A fresh data key per test process: lead data in Redis is sealed with it. */
 export const TEST_DATA_KEY = `test:${randomBytes(32).toString('base64')}`;
 export const OPS = { username: 'ops', password: 'ops-test-password' };
+/** The Authorization header of an ops request. */
+export const OPS_AUTH = `Basic ${Buffer.from(`${OPS.username}:${OPS.password}`).toString('base64')}`;
 
 export interface StartedSandbox {
   url: string;
