@@ -11,7 +11,13 @@ const CONNECT_TIMEOUT_MS = 1500;
 // Counted from process start, so node's own start-up and loading ioredis are included.
 const HARD_LIMIT_MS = 1800;
 
-const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+/** With a Cluster or Sentinels, the first listed node answers for them (a Sentinel answers PING too). */
+function firstNode(list) {
+  const first = (list || '').split(',').map((entry) => entry.trim()).find(Boolean);
+  return first ? `redis://${first}` : undefined;
+}
+
+const url = firstNode(process.env.REDIS_CLUSTER_NODES) || firstNode(process.env.REDIS_SENTINELS) || process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 /** The URL as shown to humans: never print a password. */
 function displayUrl(value) {
@@ -59,6 +65,8 @@ try {
     enableOfflineQueue: false,
     enableReadyCheck: false,
     connectionName: 'require-redis',
+    // A password in REDIS_URL takes precedence (ioredis lets the URL win).
+    password: (process.env.REDIS_PASSWORD || '').trim() || undefined,
   });
 } catch {
   unreachable();

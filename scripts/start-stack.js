@@ -55,7 +55,8 @@ function buildEnv() {
   };
   fill('PORT', '3000');
   fill('SANDBOX_PORT', '3100');
-  fill('REDIS_URL', 'redis://127.0.0.1:6379');
+  // REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude one another.
+  if (!isSet(env, 'REDIS_CLUSTER_NODES') && !isSet(env, 'REDIS_SENTINELS')) fill('REDIS_URL', 'redis://127.0.0.1:6379');
   fill('QUEUE_PREFIX', 'wg');
   fill('INTAKE_API_KEYS', `demo-crm:${DEMO.apiKey}`);
   fill('OPS_USERNAME', DEMO.opsUsername);
@@ -76,6 +77,12 @@ function runSync(command, args, env) {
   return result.status === null ? 1 : result.status;
 }
 
+function redisBanner(env) {
+  if (isSet(env, 'REDIS_CLUSTER_NODES')) return `cluster ${env.REDIS_CLUSTER_NODES.trim()}`;
+  if (isSet(env, 'REDIS_SENTINELS')) return `sentinels ${env.REDIS_SENTINELS.trim()} (${(env.REDIS_SENTINEL_NAME || '').trim()})`;
+  return env.REDIS_URL.trim().replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@');
+}
+
 function printBanner(env, defaults) {
   const base = `http://localhost:${env.PORT.trim()}`;
   const lines = [
@@ -89,7 +96,7 @@ function printBanner(env, defaults) {
       ? `  Demo API key  X-API-Key: ${DEMO.apiKey}  (source demo-crm)`
       : '  API keys      from INTAKE_API_KEYS (header X-API-Key)',
     `  WeGroup       ${env.WEGROUP_ENV.trim()}` + (env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL ? ` at ${(env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL).trim()}` : ''),
-    `  Redis         ${env.REDIS_URL.trim().replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')}`,
+    `  Redis         ${redisBanner(env)}`,
     '',
     '  Ctrl-C stops everything.',
     '',

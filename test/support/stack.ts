@@ -1,14 +1,13 @@
 import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from '@app/config';
-import { keyPrefix, LEADS_QUEUE } from '@app/queue';
+import { keyPrefix, LEADS_QUEUE, RedisClient } from '@app/queue';
 import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
 import { createWorkerApp } from '../../apps/delivery-worker/src/worker.app';
 import { createSandboxApp } from '../../apps/wegroup-sandbox/src/sandbox.app';
-import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './redis-keys';
+import { connectRedis, deleteKeys, redisTopologyEnv, uniqueQueuePrefix } from './redis-keys';
 import { waitFor } from './wait';
 
 export { freePort } from './processes';
@@ -85,6 +84,10 @@ export class SandboxControl {
 export interface StackOptions {
   name: string;
   sandboxUrl: string;
+  /**
+   * Added to the apps' environment. Where Redis is comes from here too: REDIS_CLUSTER_NODES
+   * (or REDIS_SENTINELS and REDIS_SENTINEL_NAME) instead of the shared test Redis (REDIS_URL).
+   */
   env?: Record<string, string>;
   worker?: boolean;
   /** A fixed intake port (e.g. one registered as an OAuth redirect URI); any free one otherwise. */
@@ -100,12 +103,12 @@ export class Stack {
   url!: string;
   readonly env: Record<string, string>;
   private readonly queue: Queue;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(private readonly options: StackOptions) {
     this.queuePrefix = uniqueQueuePrefix(options.name);
     this.env = {
-      REDIS_URL,
+      ...redisTopologyEnv(options.env),
       QUEUE_PREFIX: this.queuePrefix,
       WEGROUP_ENV: 'sandbox',
       WEGROUP_API_URL: options.sandboxUrl,
@@ -120,7 +123,7 @@ export class Stack {
       INTAKE_RATE_LIMIT: '1000000',
       ...options.env,
     };
-    this.redis = new Redis(REDIS_URL);
+    this.redis = connectRedis(this.env);
     // Read-only observer: it must not write the queue's meta key after the test deleted its keys.
     this.queue = new Queue(LEADS_QUEUE, { connection: this.redis, prefix: keyPrefix(this.queuePrefix), skipMetasUpdate: true });
   }
@@ -177,7 +180,7 @@ export class Stack {
     await this.intake?.close();
     await this.queue.close();
     this.redis.disconnect();
-    await deleteKeys(this.queuePrefix);
+    await deleteKeys(this.queuePrefix, this.env);
   }
 }
 

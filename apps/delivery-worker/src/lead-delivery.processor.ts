@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { Keyring, WorkerAppConfig } from '@app/config';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord, openLead, sealLogEntry } from '@app/leads';
 import {
@@ -67,7 +67,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     config: ConfigService<WorkerAppConfig, true>,
     private readonly client: WeGroupClient,
     @Inject(WEGROUP_AUTH_PROVIDER) private readonly auth: WeGroupAuthProvider,
-    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
     @Inject(WORKER_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     private readonly breaker: CircuitBreaker,
     @Optional() private readonly metrics?: WorkerMetrics,

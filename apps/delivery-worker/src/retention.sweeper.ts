@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue, Worker } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { Keyring, RetentionConfig, WorkerAppConfig } from '@app/config';
 import { DeliverLeadJobData, scrubLeadJob } from '@app/leads';
 import { keyPrefix, MAINTENANCE_QUEUE, SCRUB_DELIVERED_JOB } from '@app/queue';
@@ -26,7 +26,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     config: ConfigService<WorkerAppConfig, true>,
-    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
     @Inject(WORKER_QUEUE) private readonly leads: Queue<DeliverLeadJobData>,
   ) {
     this.retention = config.get('retention', { infer: true });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { withTimeout } from '@app/queue';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { WorkerMetrics } from './worker.metrics';
@@ -32,7 +32,7 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
     @Inject(WORKER_OBSERVABILITY) private readonly options: WorkerObservabilityOptions,
     private readonly metrics: WorkerMetrics,
     private readonly processor: LeadDeliveryProcessor,
-    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
   ) {}
 
   /** The port actually listened on, once listening. */

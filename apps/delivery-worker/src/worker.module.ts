@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { ssoKeyring, WorkerAppConfig } from '@app/config';
 import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
 import {
@@ -20,7 +20,7 @@ import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metric
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_OBSERVABILITY, WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
-function authProvider(config: WorkerAppConfig, redis: Redis, metrics: WorkerMetrics): WeGroupAuthProvider {
+function authProvider(config: WorkerAppConfig, redis: RedisClient, metrics: WorkerMetrics): WeGroupAuthProvider {
   const { apiToken, apiTokenScopes, distributionId } = config.wegroup;
   const sso = config.sso
     ? new SsoAuthProvider(
@@ -37,7 +37,7 @@ function authProvider(config: WorkerAppConfig, redis: Redis, metrics: WorkerMetr
 export class WorkerModule implements OnApplicationShutdown {
   constructor(
     @Inject(WORKER_QUEUE) private readonly queue: Queue,
-    @Inject(WORKER_REDIS) private readonly redis: Redis,
+    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
   ) {}
 
   static forRoot(config: WorkerAppConfig, observability: WorkerObservabilityOptions = {}): DynamicModule {
@@ -52,17 +52,17 @@ export class WorkerModule implements OnApplicationShutdown {
         {
           provide: WEGROUP_AUTH_PROVIDER,
           inject: [WORKER_REDIS, WorkerMetrics],
-          useFactory: (redis: Redis, metrics: WorkerMetrics) => authProvider(config, redis, metrics),
+          useFactory: (redis: RedisClient, metrics: WorkerMetrics) => authProvider(config, redis, metrics),
         },
         {
           provide: WORKER_QUEUE,
           inject: [WORKER_REDIS],
-          useFactory: (redis: Redis) => new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) }),
+          useFactory: (redis: RedisClient) => new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) }),
         },
         {
           provide: CircuitBreaker,
           inject: [WORKER_REDIS],
-          useFactory: (redis: Redis) => new CircuitBreaker(redis, config.redis.queuePrefix, config.delivery.breaker),
+          useFactory: (redis: RedisClient) => new CircuitBreaker(redis, config.redis.queuePrefix, config.delivery.breaker),
         },
         LeadDeliveryProcessor,
         RetentionSweeper,

@@ -4,7 +4,7 @@ import { ConfigModule } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { IntakeAppConfig } from '@app/config';
 import { checkEvictionPolicy, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
@@ -31,7 +31,7 @@ export class IntakeModule implements OnApplicationShutdown {
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue,
-    @Inject(INTAKE_REDIS) private readonly redis: Redis,
+    @Inject(INTAKE_REDIS) private readonly redis: RedisClient,
   ) {}
 
   static forRoot(config: IntakeAppConfig): DynamicModule {
@@ -54,7 +54,7 @@ export class IntakeModule implements OnApplicationShutdown {
         {
           provide: getStorageToken(),
           inject: [INTAKE_REDIS],
-          useFactory: (redis: Redis) => new RedisThrottlerStorage(redis, config.redis.queuePrefix),
+          useFactory: (redis: RedisClient) => new RedisThrottlerStorage(redis, config.redis.queuePrefix),
         },
         { provide: OPS_CREDENTIALS, useValue: config.intake.ops },
         {
@@ -68,12 +68,12 @@ export class IntakeModule implements OnApplicationShutdown {
         {
           provide: BREAKER_STATE,
           inject: [INTAKE_REDIS],
-          useFactory: (redis: Redis) => CircuitBreaker.reader(redis, config.redis.queuePrefix),
+          useFactory: (redis: RedisClient) => CircuitBreaker.reader(redis, config.redis.queuePrefix),
         },
         {
           provide: LEAD_QUEUE,
           inject: [INTAKE_REDIS],
-          useFactory: (redis: Redis) => {
+          useFactory: (redis: RedisClient) => {
             const queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) });
             queue.on('error', () => undefined); // connection problems are logged once by the client
             return queue;

@@ -17,7 +17,7 @@ function errorOf(read: () => unknown): ConfigError {
 describe('configuration', () => {
   it('applies the documented defaults in sandbox mode', () => {
     const worker = readWorkerAppConfig({ DATA_ENCRYPTION_KEY });
-    expect(worker.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'wg' });
+    expect(worker.redis).toEqual({ topology: { kind: 'standalone', url: 'redis://127.0.0.1:6379' }, password: null, tls: false, queuePrefix: 'wg' });
     expect(worker.wegroup).toMatchObject({
       env: 'sandbox',
       apiToken: SANDBOX_DEFAULTS.apiToken,
@@ -37,6 +37,63 @@ describe('configuration', () => {
     expect(intake.intake.apiKeys.get('acme-key-0123456789abcdef')).toBe('acme');
     expect(intake.retention).toEqual({ deliveredDays: 7, metadataDays: 90, failedDays: 30, idempotencyTtlSeconds: 86_400 });
     expect(readWorkerAppConfig({ DELIVERY_RETRY_SCHEDULE: '0.5, 2,10', DATA_ENCRYPTION_KEY }).delivery.retry.scheduleMs).toEqual([500, 2000, 10000]);
+  });
+
+  it('reads a Redis Cluster or Sentinel topology instead of REDIS_URL', () => {
+    const redis = (env: Record<string, string>) => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }).redis;
+    expect(redis({ REDIS_URL: 'rediss://cache.internal:6380/' })).toMatchObject({ topology: { kind: 'standalone', url: 'rediss://cache.internal:6380' } });
+    expect(redis({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-2.internal:7001,[::1]:7002' }).topology).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-2.internal', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+    });
+    expect(redis({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'leads-primary' }).topology).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'leads-primary',
+    });
+    expect(redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_PASSWORD: 'hunter2-hunter2', REDIS_TLS: 'true' })).toMatchObject({
+      password: 'hunter2-hunter2',
+      tls: true,
+    });
+  });
+
+  it.each([
+    [{ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'n1:7000' }, 'REDIS_URL and REDIS_CLUSTER_NODES are both set: choose one Redis topology'],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_URL and REDIS_SENTINELS are both set'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set'],
+    [{ REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'n1:7000', REDIS_SENTINELS: 's1:26379' }, 'REDIS_URL and REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set'],
+    [{ REDIS_SENTINELS: 's1:26379' }, 'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS'],
+    [{ REDIS_SENTINEL_NAME: 'mymaster' }, 'REDIS_SENTINEL_NAME is set but REDIS_SENTINELS is not'],
+    [{ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'my master' }, 'REDIS_SENTINEL_NAME may hold only'],
+    [{ REDIS_CLUSTER_NODES: ' , ' }, 'REDIS_CLUSTER_NODES must list at least one host:port'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000,n2' }, 'REDIS_CLUSTER_NODES has an invalid entry "n2" (expected host:port'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000,n2:0' }, 'REDIS_CLUSTER_NODES has an invalid entry "n2:0"'],
+    [{ REDIS_CLUSTER_NODES: 'n1:70000' }, 'REDIS_CLUSTER_NODES has an invalid entry "n1:70000"'],
+    [{ REDIS_CLUSTER_NODES: 'n1:port' }, 'REDIS_CLUSTER_NODES has an invalid entry "n1:port"'],
+    [{ REDIS_CLUSTER_NODES: ':7000' }, 'REDIS_CLUSTER_NODES has an invalid entry ":7000"'],
+    [{ REDIS_CLUSTER_NODES: 'bad host:7000' }, 'REDIS_CLUSTER_NODES has an invalid entry "bad host:7000"'],
+    [{ REDIS_SENTINELS: 's1:26379;s2:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS has an invalid entry "s1:26379;s2:26379"'],
+    [{ REDIS_TLS: 'yes', REDIS_CLUSTER_NODES: 'n1:7000' }, 'REDIS_TLS must be one of true, false'],
+    [{ REDIS_TLS: 'true' }, 'REDIS_TLS applies to REDIS_CLUSTER_NODES and REDIS_SENTINELS; for REDIS_URL use a rediss: URL'],
+  ])('stops at boot on a bad Redis topology: %j', (env, message) => {
+    const error = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }));
+    expect(error.message).toContain(message);
+    expect(error.message.split('\n')).toHaveLength(1);
+  });
+
+  it('never echoes credentials from a host:port list', () => {
+    const error = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_CLUSTER_NODES: 'redis://default:s3cret-pass@n1:7000' }));
+    expect(error.message).toContain('REDIS_CLUSTER_NODES must be comma-separated host:port entries');
+    expect(error.message).not.toContain('s3cret-pass');
+    const sentinel = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_SENTINELS: 'user:s3cret-pass@s1:26379', REDIS_SENTINEL_NAME: 'm' }));
+    expect(sentinel.message).not.toContain('s3cret-pass');
   });
 
   it('picks the WeGroup host from WEGROUP_ENV unless WEGROUP_API_URL overrides it', () => {

@@ -3,8 +3,26 @@ import { Keyring, KeyringKey } from './keyring';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
 import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from '@app/wegroup/hosts';
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one server (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_NODES, its seed
+ * nodes) or a primary watched by Sentinels (REDIS_SENTINELS and REDIS_SENTINEL_NAME).
+ */
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; nodes: RedisNode[] }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string };
+
 export interface RedisConfig {
-  url: string;
+  topology: RedisTopology;
+  /** REDIS_PASSWORD: for the data nodes (a password in REDIS_URL takes precedence). */
+  password: string | null;
+  /** REDIS_TLS: TLS to the cluster nodes, or to the Sentinels and the primary (REDIS_URL uses rediss:). */
+  tls: boolean;
   /** Raw QUEUE_PREFIX; the key prefix actually used is wrapped in a Cluster hash tag. */
   queuePrefix: string;
 }
@@ -83,6 +101,8 @@ export interface IntakeConfig {
   rateLimit: { limit: number; windowMs: number };
   /** Whether `backref` and `callbacks` may use http (local development); https only otherwise. */
   allowHttpUrls: boolean;
+  /** Largest body POST /v1/leads/batch takes, in bytes (the single route takes 256 KB). */
+  batchBodyLimitBytes: number;
   ops: { username: string; password: string };
 }
 
@@ -152,7 +172,62 @@ export function readRedisConfig(env: Env): RedisConfig {
   if (!PREFIX_PATTERN.test(queuePrefix)) {
     throw new ConfigError('QUEUE_PREFIX', 'may hold only letters, digits, "_", "." and "-" (at most 64)');
   }
-  return { url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']), queuePrefix };
+  return {
+    topology: readRedisTopology(env),
+    password: optionalString(env, 'REDIS_PASSWORD') ?? null,
+    tls: oneOf(env, 'REDIS_TLS', ['true', 'false'] as const, 'false') === 'true',
+    queuePrefix,
+  };
+}
+
+const TOPOLOGY_VARIABLES = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+
+function readRedisTopology(env: Env): RedisTopology {
+  const set = TOPOLOGY_VARIABLES.filter((name) => optionalString(env, name) !== undefined);
+  if (set.length > 1) {
+    const others = set.slice(1).join(' and ');
+    throw new ConfigError(set[0], `and ${others} are ${set.length > 2 ? 'all' : 'both'} set: choose one Redis topology (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS)`);
+  }
+  if (optionalString(env, 'REDIS_SENTINEL_NAME') !== undefined && set[0] !== 'REDIS_SENTINELS') {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'is set but REDIS_SENTINELS is not: list the Sentinels as host:port');
+  }
+  switch (set[0]) {
+    case 'REDIS_CLUSTER_NODES':
+      return { kind: 'cluster', nodes: hostPorts(env, 'REDIS_CLUSTER_NODES') };
+    case 'REDIS_SENTINELS': {
+      const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+      const name = optionalString(env, 'REDIS_SENTINEL_NAME');
+      if (name === undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the name of the monitored primary');
+      if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) throw new ConfigError('REDIS_SENTINEL_NAME', 'may hold only letters, digits, "_", "." and "-"');
+      return { kind: 'sentinel', sentinels, name };
+    }
+    default:
+      if (optionalString(env, 'REDIS_TLS') === 'true') {
+        throw new ConfigError('REDIS_TLS', 'applies to REDIS_CLUSTER_NODES and REDIS_SENTINELS; for REDIS_URL use a rediss: URL');
+      }
+      return { kind: 'standalone', url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) };
+  }
+}
+
+const HOST_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?)$/;
+
+/** A comma-separated list of host:port (an IPv6 address in brackets: [::1]:6379). */
+function hostPorts(env: Env, name: string): RedisNode[] {
+  const entries = list(env, name);
+  if (entries.length === 0) throw new ConfigError(name, 'must list at least one host:port');
+  return entries.map((entry) => {
+    // Never echo an entry that carries credentials; they belong in REDIS_PASSWORD.
+    if (entry.includes('@') || entry.includes('/')) {
+      throw new ConfigError(name, 'must be comma-separated host:port entries, without a scheme or credentials (use REDIS_PASSWORD)');
+    }
+    const colon = entry.lastIndexOf(':');
+    const host = colon > 0 ? entry.slice(0, colon) : '';
+    const port = colon > 0 ? entry.slice(colon + 1) : '';
+    if (!HOST_PATTERN.test(host) || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new ConfigError(name, `has an invalid entry "${entry}" (expected host:port, e.g. 10.0.0.5:6379)`);
+    }
+    return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(port) };
+  });
 }
 
 export function readScopes(env: Env, name: string, fallback: WeGroupScope[], separator: RegExp = /,/): WeGroupScope[] {
@@ -322,6 +397,8 @@ export function readIntakeConfig(env: Env): IntakeConfig {
       windowMs: integer(env, 'INTAKE_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 86_400_000),
     },
     allowHttpUrls: oneOf(env, 'ALLOW_HTTP_URLS', ['true', 'false'] as const, 'false') === 'true',
+    // 500 leads of a few KB each; at least the single route's 256 KB, at most 64 MiB.
+    batchBodyLimitBytes: integer(env, 'INTAKE_BATCH_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 256 * 1024, 64 * 1024 * 1024),
     ops,
   };
 }

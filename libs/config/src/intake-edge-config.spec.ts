@@ -21,12 +21,17 @@ describe('intake edge configuration', () => {
     expect(intake.webhookSecrets.size).toBe(0);
     expect(intake.rateLimit).toEqual({ limit: 600, windowMs: 60_000 });
     expect(intake.allowHttpUrls).toBe(false);
+    expect(intake.batchBodyLimitBytes).toBe(5 * 1024 * 1024);
   });
 
   it('reads several secrets per source, in order, for rotation', () => {
     const [a1, a2, b1] = [secret(), secret(24), secret(64)];
     const intake = readIntakeConfig({ ...base, INTAKE_WEBHOOK_SECRETS: ` acme:${a1}, beta:${b1} ,acme:${a2}` });
     expect(Object.fromEntries(intake.webhookSecrets)).toEqual({ acme: [a1, a2], beta: [b1] });
+  });
+
+  it('reads the batch body limit', () => {
+    expect(readIntakeConfig({ ...base, INTAKE_BATCH_BODY_LIMIT_BYTES: '1048576' }).batchBodyLimitBytes).toBe(1_048_576);
   });
 
   it('reads the rate limit and the http switch', () => {
@@ -46,6 +51,8 @@ describe('intake edge configuration', () => {
     [{ INTAKE_RATE_LIMIT: 'lots' }, 'INTAKE_RATE_LIMIT must be a whole number'],
     [{ INTAKE_RATE_LIMIT_WINDOW_MS: '10' }, 'INTAKE_RATE_LIMIT_WINDOW_MS must be between 1000 and'],
     [{ ALLOW_HTTP_URLS: 'yes' }, 'ALLOW_HTTP_URLS must be one of true, false'],
+    [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '1000' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be between 262144 and 67108864'],
+    [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '5MB' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be a whole number'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(errorOf(() => readIntakeConfig({ ...base, ...env }))).toContain(message);
   });

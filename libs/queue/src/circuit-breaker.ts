@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { keyPrefix, LEADS_QUEUE } from './queue.constants';
 
 export type BreakerStateName = 'closed' | 'open' | 'half_open';
@@ -29,7 +29,7 @@ export class CircuitBreaker {
   private cached?: { at: number; raw: Record<string, string> };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     queuePrefix: string,
     private readonly options: { threshold: number; cooldownMs: number },
     private readonly now: () => number = Date.now,
@@ -39,7 +39,7 @@ export class CircuitBreaker {
   }
 
   /** For processes that only show the state (the intake): thresholds are the workers' business. */
-  static reader(redis: Redis, queuePrefix: string): Pick<CircuitBreaker, 'state'> {
+  static reader(redis: RedisClient, queuePrefix: string): Pick<CircuitBreaker, 'state'> {
     return new CircuitBreaker(redis, queuePrefix, { threshold: Infinity, cooldownMs: 0 });
   }
 

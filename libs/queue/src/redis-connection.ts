@@ -1,8 +1,14 @@
 import { Logger } from '@nestjs/common';
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 import { RedisConfig } from '@app/config';
 
 export type RedisRole = 'producer' | 'worker';
+
+/** A connection to Redis, whatever its topology: one server, a Sentinel-managed primary, or a Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect quickly at first, then every 2 s; never give up. */
+const reconnectDelay = (times: number): number => Math.min(times * 100, 2_000);
 
 /**
  * Connection settings follow BullMQ's production guidance:
@@ -13,17 +19,72 @@ export type RedisRole = 'producer' | 'worker';
 export function redisOptions(role: RedisRole): RedisOptions {
   const common: RedisOptions = {
     connectTimeout: 2_000,
-    // Reconnect quickly at first, then every 2 s; never give up.
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
+    retryStrategy: reconnectDelay,
   };
   return role === 'producer'
     ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 }
     : { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 
-export function createRedis(config: RedisConfig, role: RedisRole, name: string): Redis {
+/**
+ * A Cluster takes the same guidance: per-node options go in `redisOptions` (ioredis leaves
+ * `enableOfflineQueue` and `retryStrategy` to the cluster level), and the cluster itself
+ * reconnects forever, refreshing its slot map after a failover.
+ */
+export function clusterOptions(role: RedisRole, config: Pick<RedisConfig, 'password' | 'tls'>, name: string): ClusterOptions {
+  const { enableOfflineQueue, retryStrategy: _perNode, ...node } = redisOptions(role);
+  return {
+    enableOfflineQueue,
+    clusterRetryStrategy: reconnectDelay,
+    // After a failover the new primary is found by a slot refresh; wait a little for it.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2_000,
+    slotsRefreshInterval: 5_000,
+    redisOptions: {
+      ...node,
+      connectionName: name,
+      ...(config.password ? { password: config.password } : {}),
+      ...(config.tls ? { tls: {} } : {}),
+    },
+  };
+}
+
+/** Sentinel-managed primary: ioredis asks the Sentinels for it and follows `+switch-master`. */
+export function sentinelOptions(role: RedisRole, config: RedisConfig & { topology: { kind: 'sentinel' } }, name: string): RedisOptions {
+  return {
+    ...redisOptions(role),
+    connectionName: name,
+    sentinels: config.topology.sentinels,
+    name: config.topology.name,
+    // Ask the Sentinels again, quickly at first, whenever none answers; never give up.
+    sentinelRetryStrategy: reconnectDelay,
+    // After a failover the old primary turns replica; reconnect to the new one on READONLY.
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+    // Subscribe to +switch-master on the Sentinels: a failover reconnects at once, not on the next error.
+    failoverDetector: true,
+    sentinelReconnectStrategy: reconnectDelay,
+    ...(config.password ? { password: config.password } : {}),
+    ...(config.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+  };
+}
+
+export function createRedis(config: RedisConfig, role: RedisRole, name: string): RedisClient {
   const logger = new Logger(`Redis:${name}`);
-  const client = new Redis(config.url, { ...redisOptions(role), connectionName: name });
+  const { topology } = config;
+  let client: RedisClient;
+  if (topology.kind === 'cluster') {
+    client = new Cluster(topology.nodes, clusterOptions(role, config, name));
+  } else if (topology.kind === 'sentinel') {
+    client = new Redis(sentinelOptions(role, { ...config, topology }, name));
+  } else {
+    client = new Redis(topology.url, {
+      ...redisOptions(role),
+      connectionName: name,
+      ...(config.password ? { password: config.password } : {}),
+    });
+  }
   let lastError = '';
   // An unhandled 'error' event would crash the process; log each distinct failure once.
   client.on('error', (error: Error) => {
@@ -37,17 +98,32 @@ export function createRedis(config: RedisConfig, role: RedisRole, name: string):
   return client;
 }
 
+/** The servers holding data: each primary of a Cluster, else the one connection. */
+export function primaries(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
 /** Warns loudly when Redis may evict keys: an evicted job is a lost lead. */
-export async function checkEvictionPolicy(client: Redis, logger: Logger): Promise<void> {
-  try {
-    const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
-    const policy = reply?.[1];
-    if (policy && policy !== 'noeviction') {
-      logger.warn(
-        `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may delete queued leads. Set maxmemory-policy noeviction.`,
-      );
-    }
-  } catch {
-    // CONFIG may be disabled (managed Redis); nothing to check then.
+export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
+  if (client instanceof Cluster && client.status !== 'ready') {
+    // Nodes are known once the cluster is ready.
+    await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  }
+  const policies = await Promise.all(
+    primaries(client).map(async (node) => {
+      try {
+        const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+        return reply?.[1];
+      } catch {
+        // CONFIG may be disabled (managed Redis); nothing to check then.
+        return undefined;
+      }
+    }),
+  );
+  const policy = policies.find((p) => p && p !== 'noeviction');
+  if (policy) {
+    logger.warn(
+      `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may delete queued leads. Set maxmemory-policy noeviction.`,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { withTimeout } from './with-timeout';
 
 /** Ready means Redis answers a PING within a second. */
@@ -8,7 +8,7 @@ import { withTimeout } from './with-timeout';
 export class RedisHealthIndicator {
   constructor(private readonly health: HealthIndicatorService) {}
 
-  async isHealthy(key: string, client: Redis, timeoutMs = 1_000) {
+  async isHealthy(key: string, client: RedisClient, timeoutMs = 1_000) {
     const indicator = this.health.check(key);
     const started = Date.now();
     try {

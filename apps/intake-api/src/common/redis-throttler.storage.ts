@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { keyPrefix, withTimeout } from '@app/queue';
 
 /** A throttle check may not hold a request up longer than this; past it, the request passes. */
@@ -36,7 +36,7 @@ return { hits, remaining, 0, 0 }
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 type IncrementReply = [number, number, number, number];
-type ThrottleRedis = Redis & {
+type ThrottleRedis = RedisClient & {
   intakeThrottleIncrement(counter: string, block: string, windowMs: number, limit: number, blockMs: number): Promise<IncrementReply>;
 };
 
@@ -54,7 +54,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   /** Until the first connection, a check waits for it (bounded); afterwards an outage fails open at once. */
   private firstConnection?: Promise<void>;
 
-  constructor(redis: Redis, queuePrefix: string) {
+  constructor(redis: RedisClient, queuePrefix: string) {
     if (!('intakeThrottleIncrement' in redis)) {
       redis.defineCommand('intakeThrottleIncrement', { numberOfKeys: 2, lua: INCREMENT_SCRIPT });
     }

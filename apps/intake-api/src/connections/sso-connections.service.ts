@@ -1,7 +1,7 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { IntakeAppConfig, ssoKeyring } from '@app/config';
 import { DeliverLeadJobData } from '@app/leads';
 import { ConnectionStore, ConnectionView, WeGroupOidcClient } from '@app/wegroup';
@@ -21,7 +21,7 @@ export class SsoConnectionsService {
 
   constructor(
     config: ConfigService<IntakeAppConfig, true>,
-    @Inject(INTAKE_REDIS) redis: Redis,
+    @Inject(INTAKE_REDIS) redis: RedisClient,
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
   ) {
     const sso = config.get('sso', { infer: true });

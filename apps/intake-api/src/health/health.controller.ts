@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { RedisHealthIndicator } from '@app/queue';
 import { INTAKE_REDIS } from '../intake.tokens';
 
@@ -11,7 +11,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly redisHealth: RedisHealthIndicator,
-    @Inject(INTAKE_REDIS) private readonly redis: Redis,
+    @Inject(INTAKE_REDIS) private readonly redis: RedisClient,
   ) {}
 
   @Get('live')

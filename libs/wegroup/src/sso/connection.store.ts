@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { randomUUID } from 'node:crypto';
 import { keyPrefix } from '@app/queue';
 import { ConnectionSecrets, ConnectionStatus, ConnectionUser, ConnectionView, featuresFor } from './connection';
@@ -29,7 +29,7 @@ export class ConnectionStore {
   private readonly base: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     queuePrefix: string,
     private readonly cipher: Keyring,
   ) {

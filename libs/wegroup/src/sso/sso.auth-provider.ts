@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@app/queue';
 import { randomUUID } from 'node:crypto';
 import { ReauthRequiredError, WeGroupAuthProvider, WeGroupCredentials } from '../auth/wegroup-auth';
 import { WeGroupError } from '../wegroup.errors';
@@ -29,7 +29,7 @@ export class SsoAuthProvider implements WeGroupAuthProvider {
   constructor(
     private readonly store: ConnectionStore,
     private readonly oidc: WeGroupOidcClient,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly onRefresh: RefreshObserver = () => undefined,
   ) {}
 
