@@ -35,8 +35,8 @@ describe('Redis connection settings', () => {
       name: 'leads',
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      failoverDetector: true,
     });
+    expect(producer).not.toHaveProperty('failoverDetector');
     expect(producer.sentinelRetryStrategy!(1000)).toBe(2_000);
     expect((producer.reconnectOnError as (error: Error) => unknown)(new Error("READONLY You can't write against a read only replica."))).toBe(2);
     expect((producer.reconnectOnError as (error: Error) => unknown)(new Error('ERR other'))).toBe(false);

@@ -62,8 +62,9 @@ export function sentinelOptions(role: RedisRole, config: RedisConfig & { topolog
     sentinelRetryStrategy: reconnectDelay,
     // After a failover the old primary turns replica; reconnect to the new one on READONLY.
     reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
-    // Subscribe to +switch-master on the Sentinels: a failover reconnects at once, not on the next error.
-    failoverDetector: true,
+    // No failoverDetector: in ioredis 6.0 a +switch-master that arrives while the client is
+    // reconnecting ends the client for good. A killed primary drops its connections and a
+    // demoted one answers READONLY (above), which is enough to find the new primary.
     sentinelReconnectStrategy: reconnectDelay,
     ...(config.password ? { password: config.password } : {}),
     ...(config.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
