@@ -1,5 +1,6 @@
 # One image for all three apps: intake-api (default), delivery-worker and wegroup-sandbox.
-# Pick another app by overriding the command, e.g. `node dist/apps/delivery-worker/main.js`.
+# Pick another app by overriding the command, e.g. `node --max-old-space-size=128 dist/apps/delivery-worker/main.js`
+# (scripts/apps.js lists how each app is started).
 
 ############################
 # build: full deps, compile
@@ -32,4 +33,4 @@ COPY --from=build /app/dist ./dist
 
 USER node
 EXPOSE 3000
-CMD ["node", "dist/apps/intake-api/main.js"]
+CMD ["node", "--max-old-space-size=128", "dist/apps/intake-api/main.js"]

@@ -12,6 +12,7 @@
  *    If one child dies on its own, the others are stopped and the script exits non-zero.
  */
 const { spawn, spawnSync } = require('node:child_process');
+const { APPS: APP_RUNTIME, nodeCommand } = require('./apps');
 const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -30,10 +31,10 @@ const DEMO = {
 };
 
 const APPS = [
-  { name: 'sandbox', main: 'dist/apps/wegroup-sandbox/main.js' },
-  { name: 'api', main: 'dist/apps/intake-api/main.js' },
-  { name: 'worker', main: 'dist/apps/delivery-worker/main.js' },
-];
+  { name: 'sandbox', app: 'wegroup-sandbox' },
+  { name: 'api', app: 'intake-api' },
+  { name: 'worker', app: 'delivery-worker' },
+].map((entry) => ({ ...entry, main: APP_RUNTIME[entry.app].main }));
 
 function log(line) {
   process.stdout.write(`[stack] ${line}\n`);
@@ -164,7 +165,7 @@ function main() {
   };
 
   for (const app of APPS) {
-    const child = spawn(process.execPath, [app.main], {
+    const child = spawn(process.execPath, nodeCommand(app.app), {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
