@@ -11,6 +11,7 @@ import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStruct
 import { ProblemException } from './common/problem';
 import { IntakeModule } from './intake.module';
 import { LEAD_QUEUE } from './intake.tokens';
+import { LEAD_BATCH_ROUTE } from './leads/lead-batch';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { mountOpsDashboard } from './ops/ops-dashboard';
 
@@ -29,6 +30,16 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'Ops credentials (OPS_USERNAME / OPS_PASSWORD).' }, 'ops')
     .build();
   return SwaggerModule.createDocument(app, config);
+}
+
+/**
+ * The batch route takes bodies up to INTAKE_BATCH_BODY_LIMIT_BYTES (up to 500 leads); every
+ * other route BODY_LIMIT_BYTES. Set as the route is registered (Nest does that in init()).
+ */
+function batchBodyLimit(fastify: FastifyInstance, limit: number): void {
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === LEAD_BATCH_ROUTE) route.bodyLimit = limit;
+  });
 }
 
 /** Our API takes JSON only; anything else is a 415 that says so, before any parsing. */
@@ -102,6 +113,7 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
     // The raw bytes are what a webhook signature covers.
     { bufferLogs: true, rawBody: true },
   );
+  batchBodyLimit(app.getHttpAdapter().getInstance(), config.intake.batchBodyLimitBytes);
   useStructuredLogger(app);
   echoRequestId(app.getHttpAdapter().getInstance());
   app.get(IntakeMetrics).attach(app.getHttpAdapter().getInstance());

@@ -41,6 +41,9 @@ export const ApiProblems = {
   notRetryable: () => problem(409, 'The lead is not failed (or was re-queued already).'),
   busy: () => problem(409, 'The lead is being delivered right now; ask again in a few seconds.'),
   tooLarge: () => problem(413, 'The body is larger than 256 KB.'),
+  batchInvalid: () =>
+    problem(400, 'The batch envelope is invalid (not an object, `leads` missing, empty or over 500, an unknown field); `errors` names it. A lead\'s own problems are answered in its result.'),
+  batchTooLarge: () => problem(413, 'The body is larger than INTAKE_BATCH_BODY_LIMIT_BYTES (5 MB by default); `errors` names `leads`.'),
   unsupported: () => problem(415, 'The body is not application/json.'),
   tooManyRequests: () =>
     problem(429, 'Over the rate limit of your source (INTAKE_RATE_LIMIT requests per INTAKE_RATE_LIMIT_WINDOW_MS). Retry after the given delay.', {

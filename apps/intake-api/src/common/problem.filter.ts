@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LEAD_BATCH_ROUTE } from '../leads/lead-batch';
 import { ProblemBody, ProblemException } from './problem';
 
 interface FastifyLikeError {
@@ -15,6 +16,13 @@ const PARSER_DETAILS: Record<number, string> = {
   415: 'Content-Type must be application/json.',
 };
 
+/** The route's body limit, as the 413 states it: `256 KB`, `5 MB`. */
+function bodyLimitText(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KB`;
+  return `${bytes} bytes`;
+}
+
 /** The one exception filter: every error leaves as application/problem+json. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -22,6 +30,7 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest | undefined>();
     let status = HttpStatus.INTERNAL_SERVER_ERROR;
     let detail = 'Internal error. The failure has been logged.';
     let errors: ProblemBody['errors'];
@@ -43,6 +52,16 @@ export class ProblemFilter implements ExceptionFilter {
     } else {
       // Only the class: messages of unexpected errors may carry data we must not log.
       this.logger.error(`Unhandled ${(exception as Error)?.name ?? typeof exception}`, (exception as Error)?.stack);
+    }
+
+    if (status === HttpStatus.PAYLOAD_TOO_LARGE && !(exception instanceof ProblemException) && request?.routeOptions?.bodyLimit) {
+      // Each route has its own limit (the batch route a larger one): say which.
+      const limit = bodyLimitText(request.routeOptions.bodyLimit);
+      detail = `The request body is larger than ${limit}.`;
+      if (request.routeOptions.url === LEAD_BATCH_ROUTE) {
+        detail = `The request body is larger than ${limit} (INTAKE_BATCH_BODY_LIMIT_BYTES): send fewer leads per batch.`;
+        errors = [{ field: 'leads', message: `leads is larger than ${limit} in all; send fewer leads per batch` }];
+      }
     }
 
     const body: ProblemBody = {

@@ -1,4 +1,4 @@
-import { ArgumentMetadata, HttpStatus, Injectable, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, HttpStatus, Injectable, Type, ValidationPipe } from '@nestjs/common';
 import { getMetadataStorage, ValidationError } from 'class-validator';
 import { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from '@app/leads';
 import { checkBodyShape } from './body-limits';
@@ -41,22 +41,32 @@ export class StrictValidationPipe extends ValidationPipe {
       validationError: { target: false, value: false },
       exceptionFactory: (errors) => {
         const fieldErrors = flattenValidationErrors(errors);
-        return new ProblemException(HttpStatus.BAD_REQUEST, describe(fieldErrors), fieldErrors);
+        return new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(fieldErrors), fieldErrors);
       },
     });
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type !== 'body' || !metadata.metatype || !this.toValidate(metadata)) return super.transform(value, metadata);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body must be a JSON object.', [
-        { field: '(body)', message: 'must be a JSON object' },
-      ]);
+    if (!isJsonObject(value)) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body must be a JSON object.', [NOT_AN_OBJECT]);
     }
+    const checked = await this.validateBody(value, metadata.metatype as Type<unknown>, metadata);
+    if (checked.errors) throw new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(checked.errors), checked.errors);
+    return checked.value;
+  }
+
+  /**
+   * Every check this pipe makes of a route's body, as a value rather than an exception: the
+   * DTO instance, or every problem (field paths relative to the body). POST /v1/leads/batch
+   * checks each of its leads with it, so both routes report a lead's problems alike.
+   */
+  async validateBody<T>(value: unknown, metatype: Type<T>, metadata: ArgumentMetadata = { type: 'body', metatype }): Promise<BodyCheck<T>> {
+    if (!isJsonObject(value)) return { errors: [NOT_AN_OBJECT] };
     // Depth, size and string lengths first: what follows recurses through the body.
     const shape = checkBodyShape(value);
-    if (shape.length) throw new ProblemException(HttpStatus.BAD_REQUEST, describe(shape), shape);
-    const known = knownProperties(metadata.metatype);
+    if (shape.length) return { errors: shape };
+    const known = knownProperties(metatype);
     const problems: FieldError[] = Object.keys(value)
       .filter((key) => !known.has(key))
       .map((field) => ({ field, message: `${field} is not a known field` }));
@@ -67,9 +77,17 @@ export class StrictValidationPipe extends ValidationPipe {
       if (!(error instanceof ProblemException)) throw error;
       problems.push(...(error.errors ?? []));
     }
-    if (problems.length) throw new ProblemException(HttpStatus.BAD_REQUEST, describe(problems), problems);
-    return result;
+    return problems.length ? { errors: problems } : { value: result as T };
   }
+}
+
+/** The outcome of {@link StrictValidationPipe.validateBody}. */
+export type BodyCheck<T> = { value: T; errors?: undefined } | { value?: undefined; errors: FieldError[] };
+
+const NOT_AN_OBJECT: FieldError = { field: '(body)', message: 'must be a JSON object' };
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 const knownCache = new WeakMap<object, Set<string>>();
@@ -84,7 +102,8 @@ function knownProperties(metatype: abstract new (...args: never[]) => unknown): 
   return known;
 }
 
-function describe(errors: FieldError[]): string {
+/** The `detail` of a 400 for these problems. */
+export function describeFieldErrors(errors: FieldError[]): string {
   const fields = [...new Set(errors.map((e) => e.field))];
   return `Invalid request body: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${fields.join(', ')}.`;
 }

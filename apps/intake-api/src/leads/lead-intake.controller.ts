@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Logger, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -6,16 +7,22 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiResponse,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { IntakeAppConfig } from '@app/config';
 import { CreateLeadDto, LeadAcceptedDto, LeadStatusDto } from '@app/leads';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
+import { StrictValidationPipe } from '../common/strict-validation.pipe';
+import type { LeadBatchStatuses } from '../metrics/intake.metrics';
 import { ApiKeyGuard, SourceRequest } from './api-key.guard';
+import { batchFieldErrors, batchLeads, describeLeadErrors, MAX_BATCH_LEADS } from './lead-batch';
+import { CreateLeadBatchDto, LeadBatchItemDto, LeadBatchResultDto } from './lead-batch.dto';
 import { SourceThrottlerGuard } from './source-throttler.guard';
-import { LeadIntakeService } from './lead-intake.service';
+import { BatchLead, LeadIntakeService } from './lead-intake.service';
 import { LeadStatusService } from './lead-status.service';
 
 const EXAMPLE_LEAD = {
@@ -29,6 +36,24 @@ const EXAMPLE_LEAD = {
     risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
   },
 };
+
+const EXAMPLE_BATCH_RESULT: LeadBatchResultDto = {
+  accepted: 1,
+  replayed: 0,
+  rejected: 1,
+  results: [
+    { index: 0, status: 202, id: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10', location: '/v1/leads/6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' },
+    {
+      index: 1,
+      status: 400,
+      detail: 'Invalid lead: 1 problem in leads[1].prospect.first_name.',
+      errors: [{ field: 'leads[1].prospect.first_name', message: 'leads[1].prospect.first_name should not be empty' }],
+    },
+  ],
+};
+
+/** An Idempotency-Key header: 1 to 255 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 @ApiTags('leads')
 @ApiSecurity('api-key')
@@ -45,11 +70,16 @@ const EXAMPLE_LEAD = {
 @Controller({ path: 'leads', version: '1' })
 export class LeadIntakeController {
   private readonly logger = new Logger(LeadIntakeController.name);
+  /** The global pipe's checks, applied to each lead of a batch. */
+  private readonly validation: StrictValidationPipe;
 
   constructor(
     private readonly intake: LeadIntakeService,
     private readonly status: LeadStatusService,
-  ) {}
+    config: ConfigService<IntakeAppConfig, true>,
+  ) {
+    this.validation = new StrictValidationPipe({ allowHttpUrls: config.get('intake', { infer: true }).allowHttpUrls });
+  }
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
@@ -92,13 +122,7 @@ export class LeadIntakeController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<LeadAcceptedDto | LeadStatusDto> {
-    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
-        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
-      ]);
-    }
-    // A signed request's webhook-id identifies a redelivery of the same message.
-    const key = idempotencyKey ?? (request.webhookId !== undefined ? `webhook:${request.webhookId}` : undefined);
+    const key = this.idempotencyKey(request, idempotencyKey);
     const accepted = await this.intake.accept(dto, request.source!, key, request.id);
     // request_id comes with every line logged while the request is handled.
     this.logger.log({ msg: `Lead ${accepted.lead_id} ${accepted.replayed ? 'replayed' : 'accepted'}`, lead_id: accepted.lead_id, source: request.source });
@@ -107,6 +131,106 @@ export class LeadIntakeController {
     const original = await this.status.find(accepted.lead_id);
     void reply.status(HttpStatus.OK).header('Idempotent-Replayed', 'true');
     return original!;
+  }
+
+  @Post('batch')
+  @HttpCode(HttpStatus.MULTI_STATUS)
+  @ApiOperation({
+    summary: `Accept up to ${MAX_BATCH_LEADS} leads in one request`,
+    description:
+      'Each lead is exactly a POST /v1/leads body and is checked, deduplicated and answered on its own: the answer is a 207 with one result per lead, in request order, as soon as Redis has stored the accepted ones (all with one round trip). ' +
+      'With an `Idempotency-Key` (or, for a signed request, its `webhook-id`), lead i uses the key `<key>#<i>`, so a retried batch replays every lead instead of duplicating it; without one, each lead\'s `prospect.external_ref.external_ref` is its key, as on the single route. ' +
+      'A batch counts as one request for the rate limit. The body may be at most INTAKE_BATCH_BODY_LIMIT_BYTES (5 MB by default).',
+  })
+  @ApiConsumes('application/json')
+  @ApiBody({
+    type: CreateLeadBatchDto,
+    examples: {
+      batch: {
+        summary: 'Two leads, the second invalid',
+        value: { leads: [EXAMPLE_LEAD, { ...EXAMPLE_LEAD, prospect: { ...EXAMPLE_LEAD.prospect, first_name: '' } }] },
+      },
+    },
+  })
+  @ApiResponse({
+    status: HttpStatus.MULTI_STATUS,
+    type: LeadBatchResultDto,
+    description: 'The envelope was valid: one result per lead (202 accepted, 200 replayed, 400 invalid, 409 key reused with another body, 422 no WeGroup route).',
+    example: EXAMPLE_BATCH_RESULT,
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 characters, for the whole batch: lead i is deduplicated under `<key>#<i>` for IDEMPOTENCY_TTL_SECONDS (24 h). Without it, a signed request\'s `webhook-id` serves as the key, else each lead\'s `prospect.external_ref.external_ref`.',
+  })
+  @ApiProblemResponses(
+    ApiProblems.batchInvalid,
+    ApiProblems.unauthorized,
+    ApiProblems.batchTooLarge,
+    ApiProblems.unsupported,
+    ApiProblems.tooManyRequests,
+    ApiProblems.unavailable,
+  )
+  async createBatch(
+    @Body() body: unknown,
+    @Req() request: SourceRequest & LeadBatchStatuses,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<LeadBatchResultDto> {
+    const key = this.idempotencyKey(request, idempotencyKey);
+    const leads = batchLeads(body);
+    const checks = await Promise.all(leads.map((lead) => this.validation.validateBody(lead, CreateLeadDto)));
+    const results: LeadBatchItemDto[] = new Array(leads.length);
+    const valid: Array<BatchLead & { index: number }> = [];
+    checks.forEach((check, index) => {
+      if (check.errors) {
+        const errors = batchFieldErrors(check.errors, index);
+        results[index] = { index, status: HttpStatus.BAD_REQUEST, detail: describeLeadErrors(errors), errors };
+      } else {
+        valid.push({ index, dto: check.value, ...(key !== undefined ? { idempotencyKey: `${key}#${index}` } : {}) });
+      }
+    });
+    const outcomes = valid.length ? await this.intake.acceptMany(valid, request.source!, request.id) : [];
+    outcomes.forEach((outcome, i) => {
+      const { index } = valid[i];
+      if (outcome instanceof ProblemException) {
+        results[index] = {
+          index,
+          status: outcome.getStatus() as LeadBatchItemDto['status'],
+          detail: outcome.message,
+          ...(outcome.errors ? { errors: batchFieldErrors(outcome.errors, index) } : {}),
+        };
+      } else {
+        const location = `/v1/leads/${outcome.lead_id}`;
+        results[index] = { index, status: outcome.replayed ? HttpStatus.OK : HttpStatus.ACCEPTED, id: outcome.lead_id, location };
+      }
+    });
+    const count = (status: number) => results.filter((result) => result.status === status).length;
+    const answer: LeadBatchResultDto = { accepted: count(202), replayed: count(200), rejected: 0, results };
+    answer.rejected = results.length - answer.accepted - answer.replayed;
+    // For the metrics, which count leads, not requests.
+    request.leadBatchStatuses = results.map((result) => result.status);
+    // One line per batch; lead ids are in the answer and in the worker's lines.
+    this.logger.log({
+      msg: `Batch of ${results.length} leads: ${answer.accepted} accepted, ${answer.replayed} replayed, ${answer.rejected} rejected`,
+      source: request.source,
+      leads: results.length,
+      accepted: answer.accepted,
+      replayed: answer.replayed,
+      rejected: answer.rejected,
+    });
+    return answer;
+  }
+
+  /** The request's idempotency key: the header (checked), else a signed request's webhook-id. */
+  private idempotencyKey(request: SourceRequest, header: string | undefined): string | undefined {
+    if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    }
+    // A signed request's webhook-id identifies a redelivery of the same message.
+    return header ?? (request.webhookId !== undefined ? `webhook:${request.webhookId}` : undefined);
   }
 
   @Get(':id')

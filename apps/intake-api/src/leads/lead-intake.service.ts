@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
@@ -6,9 +6,10 @@ import { IntakeAppConfig, Keyring } from '@app/config';
 import { CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
 import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
 import { ProblemException } from '../common/problem';
-import { withRedisTimeout } from '../common/redis-timeout';
+import { REDIS_ANSWER_TIMEOUT_MS, withRedisTimeout } from '../common/redis-timeout';
 import { SsoConnectionsService } from '../connections/sso-connections.service';
 import { LEAD_QUEUE } from '../intake.tokens';
+import { LeadEnqueuer } from './lead-enqueuer';
 
 export interface Acceptance {
   lead_id: string;
@@ -16,14 +17,33 @@ export interface Acceptance {
   replayed: boolean;
 }
 
+/** One lead of a batch, checked already. */
+export interface BatchLead {
+  dto: CreateLeadDto;
+  /** As for a single post: `webhook:<id>` for a signed request's webhook-id. */
+  idempotencyKey?: string;
+}
+
+/** What became of one lead of a batch: accepted or replayed, or refused (409, 422). */
+export type BatchOutcome = Acceptance | ProblemException;
+
+/** A lead ready to be enqueued. */
+interface Prepared {
+  data: DeliverLeadJobData;
+  options: JobsOptions;
+  idempotencyKey?: string;
+}
+
 @Injectable()
-export class LeadIntakeService {
+export class LeadIntakeService implements OnApplicationShutdown {
   private readonly logger = new Logger(LeadIntakeService.name);
   private readonly jobOptions: JobsOptions;
   private readonly defaultDistributionId: string;
   private readonly idempotencyTtlMs: number;
   private readonly apiTokenConfigured: boolean;
   private readonly keyring: Keyring;
+  /** Concurrent posts share one addBulk (one Redis round trip) per event-loop turn. */
+  private readonly enqueuer: LeadEnqueuer<DeliverLeadJobData>;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
@@ -36,16 +56,72 @@ export class LeadIntakeService {
     this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
     this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
     this.idempotencyTtlMs = retention.idempotencyTtlSeconds * 1000;
+    this.enqueuer = new LeadEnqueuer(queue);
   }
 
   /**
    * Stores the lead as a job and resolves only once Redis has acknowledged it. Idempotency
    * rides on BullMQ's deduplication, inside the same script that adds the job, so 100
-   * concurrent posts of one key still make exactly one job.
+   * concurrent posts of one key still make exactly one job (whether their adds share a bulk
+   * or not: each add runs its own script, in order).
    */
   async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string, requestId?: string): Promise<Acceptance> {
-    const distributionId = dto.distribution_id ?? this.defaultDistributionId;
-    await this.requireRoute(distributionId);
+    const distributionId = this.distributionOf(dto);
+    const refusal = await this.routeProblem(distributionId);
+    if (refusal) throw refusal;
+    const lead = this.prepare(dto, distributionId, source, idempotencyKey, requestId);
+    const job = await withRedisTimeout(this.enqueuer.add(DELIVER_LEAD_JOB, lead.data, lead.options), (error) =>
+      this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
+    );
+    return this.settle(job.id, lead);
+  }
+
+  /**
+   * The leads of one batch, each as `accept` would take it, enqueued with one addBulk. The
+   * outcomes in order: an Acceptance, or the 409 / 422 that refused that lead. Redis not
+   * answering fails the whole batch (RedisUnavailableException): no outcome is claimed
+   * without Redis having stored it.
+   */
+  async acceptMany(leads: BatchLead[], source: string, requestId?: string): Promise<BatchOutcome[]> {
+    const distributions = leads.map(({ dto }) => this.distributionOf(dto));
+    // One route check per distribution, however many leads name it.
+    const refusals = new Map(await Promise.all([...new Set(distributions)].map(async (id) => [id, await this.routeProblem(id)] as const)));
+    const outcomes: BatchOutcome[] = new Array(leads.length);
+    const queued: Array<{ index: number; lead: Prepared }> = [];
+    leads.forEach(({ dto, idempotencyKey }, index) => {
+      const refusal = refusals.get(distributions[index]);
+      if (refusal) outcomes[index] = refusal;
+      else queued.push({ index, lead: this.prepare(dto, distributions[index], source, idempotencyKey, requestId) });
+    });
+    if (queued.length === 0) return outcomes;
+    const jobs = await withRedisTimeout(
+      this.enqueuer.addAll(queued.map(({ lead }) => ({ name: DELIVER_LEAD_JOB, data: lead.data, opts: lead.options }))),
+      (error) => this.logger.warn(`Batch of ${queued.length} leads not enqueued, Redis unavailable: ${error.message}`),
+    );
+    await Promise.all(
+      queued.map(async ({ index, lead }, i) => {
+        try {
+          outcomes[index] = await this.settle(jobs[i].id, lead);
+        } catch (error) {
+          // A conflict is this lead's; anything else (Redis) is the whole batch's.
+          if (!(error instanceof ProblemException) || error.getStatus() !== HttpStatus.CONFLICT) throw error;
+          outcomes[index] = error;
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  /** Leads still waiting for their bulk are sent before the queue closes (no request waits longer than Redis's timeout). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.enqueuer.drain(REDIS_ANSWER_TIMEOUT_MS);
+  }
+
+  private distributionOf(dto: CreateLeadDto): string {
+    return dto.distribution_id ?? this.defaultDistributionId;
+  }
+
+  private prepare(dto: CreateLeadDto, distributionId: string, source: string, idempotencyKey?: string, requestId?: string): Prepared {
     const data: DeliverLeadJobData = {
       lead_id: randomUUID(),
       source,
@@ -59,13 +135,17 @@ export class LeadIntakeService {
     const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
     const options: JobsOptions = { ...this.jobOptions, jobId: data.lead_id };
     if (dedupKey) options.deduplication = { id: sha256(`${source}\n${dedupKey}`), ttl: this.idempotencyTtlMs };
+    return { data, options, idempotencyKey };
+  }
 
-    const job = await withRedisTimeout(this.queue.add(DELIVER_LEAD_JOB, data, options), (error) =>
-      this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
-    );
-    if (job.id === data.lead_id) return { lead_id: data.lead_id, replayed: false };
+  /**
+   * BullMQ answers the id of the job it kept: ours when the lead was stored, the earlier
+   * job's when the idempotency key deduplicated it. Then it is a replay (same body) or a 409.
+   */
+  private async settle(jobId: string | undefined, { data, idempotencyKey }: Prepared): Promise<Acceptance> {
+    if (jobId === data.lead_id) return { lead_id: data.lead_id, replayed: false };
 
-    const original = await withRedisTimeout(this.queue.getJob(job.id!));
+    const original = await withRedisTimeout(this.queue.getJob(jobId!));
     const what =
       idempotencyKey === undefined
         ? 'prospect.external_ref.external_ref (used as idempotency key)'
@@ -73,12 +153,12 @@ export class LeadIntakeService {
           ? 'webhook-id'
           : 'Idempotency-Key';
     if (!original) {
-      throw new ProblemException(HttpStatus.CONFLICT, `This ${what} was used for lead ${job.id}, which no longer exists. Use a new key.`);
+      throw new ProblemException(HttpStatus.CONFLICT, `This ${what} was used for lead ${jobId}, which no longer exists. Use a new key.`);
     }
     if (original.data.body_hash !== data.body_hash) {
       throw new ProblemException(
         HttpStatus.CONFLICT,
-        `This ${what} was already used for lead ${job.id} with a different body. Send the same body to replay, or use a new key.`,
+        `This ${what} was already used for lead ${jobId} with a different body. Send the same body to replay, or use a new key.`,
       );
     }
     return { lead_id: original.id!, replayed: true };
@@ -86,14 +166,14 @@ export class LeadIntakeService {
 
   /**
    * With SSO, a lead must name a distribution we can deliver to (the API token's, or one
-   * with a connection): refused now, not accepted and failed later.
+   * with a connection): refused now, not accepted and failed later. The 422, or null.
    */
-  private async requireRoute(distributionId: string): Promise<void> {
-    if (!this.connections.enabled) return;
-    if (this.apiTokenConfigured && distributionId === this.defaultDistributionId) return;
-    if (await this.connections.hasConnection(distributionId)) return;
+  private async routeProblem(distributionId: string): Promise<ProblemException | null> {
+    if (!this.connections.enabled) return null;
+    if (this.apiTokenConfigured && distributionId === this.defaultDistributionId) return null;
+    if (await this.connections.hasConnection(distributionId)) return null;
     const message = `no WeGroup connection for distribution "${distributionId}": a broker of that distribution must connect first (GET /v1/connections/sso/start)`;
-    throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, `Cannot accept this lead: ${message}.`, [{ field: 'distribution_id', message }]);
+    return new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, `Cannot accept this lead: ${message}.`, [{ field: 'distribution_id', message }]);
   }
 }
 

@@ -7,6 +7,7 @@ import { IntakeAppConfig } from '@app/config';
 import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
 import { CircuitBreaker } from '@app/queue';
 import { BREAKER_STATE, LEAD_QUEUE } from '../intake.tokens';
+import { LEAD_BATCH_ROUTE } from '../leads/lead-batch';
 
 /** Why a `POST /v1/leads` was refused, from its answer's status. */
 export function rejectionReason(statusCode: number): string {
@@ -39,6 +40,11 @@ export const UNKNOWN_SOURCE = 'unknown';
 
 const LEAD_ROUTE = '/v1/leads';
 
+/** What POST /v1/leads/batch leaves on its request for the metrics: each lead's status, in order. */
+export interface LeadBatchStatuses {
+  leadBatchStatuses?: number[];
+}
+
 /**
  * Every metric the intake exposes at `GET /metrics`, in one place: accepted and rejected
  * leads (counters, by source and reason), queue depth and circuit-breaker state (read from
@@ -50,14 +56,14 @@ export class IntakeMetrics {
 
   readonly accepted = new Counter({
     name: `${METRIC_PREFIX}intake_accepted_total`,
-    help: 'Leads accepted by POST /v1/leads, by source; replayed="true" for idempotent repeats (nothing enqueued).',
+    help: 'Leads accepted by POST /v1/leads and /v1/leads/batch (each lead of a batch counts), by source; replayed="true" for idempotent repeats (nothing enqueued).',
     labelNames: ['source', 'replayed'] as const,
     registers: [this.registry],
   });
 
   readonly rejected = new Counter({
     name: `${METRIC_PREFIX}intake_rejected_total`,
-    help: 'Leads refused by POST /v1/leads, by reason (validation, auth, too_large, unsupported_media, conflict, no_route, rate_limited, unavailable, …) and source.',
+    help: 'Leads refused by POST /v1/leads and /v1/leads/batch, by reason (validation, auth, too_large, unsupported_media, conflict, no_route, rate_limited, unavailable, …) and source. A batch refused as a whole counts once.',
     labelNames: ['reason', 'source'] as const,
     registers: [this.registry],
   });
@@ -88,8 +94,15 @@ export class IntakeMetrics {
    */
   attach(fastify: FastifyInstance): void {
     fastify.addHook('onResponse', async (request, reply) => {
-      if (request.method !== 'POST' || request.routeOptions.url !== LEAD_ROUTE) return;
-      this.observeLeadPost(reply.statusCode, (request as { source?: string }).source);
+      if (request.method !== 'POST') return;
+      const source = (request as { source?: string }).source;
+      if (request.routeOptions.url === LEAD_ROUTE) this.observeLeadPost(reply.statusCode, source);
+      else if (request.routeOptions.url === LEAD_BATCH_ROUTE) {
+        // A 207 answers each lead on its own; any other status refused the whole batch.
+        const statuses = (request as LeadBatchStatuses).leadBatchStatuses;
+        if (reply.statusCode === 207 && statuses) for (const status of statuses) this.observeLeadPost(status, source);
+        else this.observeLeadPost(reply.statusCode, source);
+      }
     });
   }
 }

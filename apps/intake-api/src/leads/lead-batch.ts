@@ -1,0 +1,47 @@
+import { HttpStatus } from '@nestjs/common';
+import { FieldError, ProblemException } from '../common/problem';
+import { describeFieldErrors } from '../common/strict-validation.pipe';
+
+/** The batch route, as Fastify and the metrics see it. */
+export const LEAD_BATCH_ROUTE = '/v1/leads/batch';
+
+/** Leads per batch request. */
+export const MAX_BATCH_LEADS = 500;
+
+/**
+ * The leads of a batch body, or a 400 naming `leads` (or an unknown top-level field). Only
+ * the envelope is checked here; each lead is checked on its own, like a POST /v1/leads body.
+ */
+export function batchLeads(body: unknown): unknown[] {
+  const problems: FieldError[] = [];
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    problems.push({ field: 'leads', message: 'leads is required: the body must be a JSON object {"leads": [ … ]}' });
+  } else {
+    for (const key of Object.keys(body)) if (key !== 'leads') problems.push({ field: key, message: `${key} is not a known field` });
+    const leads = (body as { leads?: unknown }).leads;
+    if (leads === undefined || leads === null) problems.push({ field: 'leads', message: 'leads is required' });
+    else if (!Array.isArray(leads)) problems.push({ field: 'leads', message: 'leads must be an array of leads' });
+    else if (leads.length === 0) problems.push({ field: 'leads', message: 'leads must hold at least 1 lead' });
+    else if (leads.length > MAX_BATCH_LEADS) {
+      problems.push({ field: 'leads', message: `leads holds ${leads.length} leads; at most ${MAX_BATCH_LEADS} are accepted per request` });
+    }
+    if (problems.length === 0) return leads as unknown[];
+  }
+  throw new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(problems), problems);
+}
+
+/** A lead's problems as POST /v1/leads reports them, with paths under `leads[i]`. */
+export function batchFieldErrors(errors: FieldError[], index: number): FieldError[] {
+  const base = `leads[${index}]`;
+  return errors.map(({ field, message }) => {
+    if (field === '(body)') return { field: base, message };
+    const path = `${base}.${field}`;
+    return { field: path, message: message.startsWith(field) ? `${path}${message.slice(field.length)}` : message };
+  });
+}
+
+/** The `detail` of a refused lead of a batch. */
+export function describeLeadErrors(errors: FieldError[]): string {
+  const fields = [...new Set(errors.map((e) => e.field))];
+  return `Invalid lead: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${fields.join(', ')}.`;
+}
