@@ -1,16 +1,15 @@
 import { HttpService } from '@nestjs/axios';
 import { AxiosError, AxiosResponse } from 'axios';
-import { of, throwError } from 'rxjs';
 import { ApiTokenAuthProvider } from './auth/api-token.auth-provider';
 import { WeGroupClient } from './wegroup.client';
 import { WeGroupError } from './wegroup.errors';
 
-function fakeHttp(answer: () => ReturnType<HttpService['post']>) {
+function fakeHttp(answer: () => Promise<AxiosResponse>) {
   const post = jest.fn(answer);
-  return { http: { post } as unknown as HttpService, post };
+  return { http: { axiosRef: { post } } as unknown as HttpService, post };
 }
 
-const response = (status: number, data: string) => of({ status, data, headers: {}, config: {}, statusText: '' } as AxiosResponse);
+const response = async (status: number, data: string) => ({ status, data, headers: {}, config: {}, statusText: '' }) as AxiosResponse;
 const body = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
 
 describe('WeGroupClient', () => {
@@ -38,7 +37,7 @@ describe('WeGroupClient', () => {
   it('reports a network error as an exchange without status', async () => {
     const error = Object.assign(new AxiosError('socket hang up'), { code: 'ECONNRESET' });
     const onResponse = jest.fn();
-    const client = new WeGroupClient(fakeHttp(() => throwError(() => error)).http);
+    const client = new WeGroupClient(fakeHttp(() => Promise.reject(error)).http);
     await expect(client.pushLead('https://x', 'd', body, await credentials(), { onResponse })).rejects.toMatchObject({ kind: 'transient' });
     expect(onResponse).toHaveBeenCalledWith(null, expect.any(Number));
   });
@@ -57,7 +56,7 @@ describe('WeGroupClient', () => {
 
   it('treats network errors as transient', async () => {
     const error = Object.assign(new AxiosError('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    const client = new WeGroupClient(fakeHttp(() => throwError(() => error)).http);
+    const client = new WeGroupClient(fakeHttp(() => Promise.reject(error)).http);
     await expect(client.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({ kind: 'transient', statusCode: null });
   });
 

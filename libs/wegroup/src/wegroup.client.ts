@@ -1,7 +1,6 @@
 import { HttpService } from '@nestjs/axios';
 import { Injectable } from '@nestjs/common';
 import { AxiosError } from 'axios';
-import { firstValueFrom } from 'rxjs';
 import { authorizationHeader, WeGroupCredentials } from './auth/wegroup-auth';
 import { leadEndpoint } from './hosts';
 import { grants, PUSH_LEAD_SCOPE } from './scopes';
@@ -61,16 +60,17 @@ export class WeGroupClient {
     let retryAfter: string | undefined;
     const started = performance.now();
     try {
-      const response = await firstValueFrom(
-        this.http.post<string>(leadEndpoint(apiUrl, distributionId), body, {
-          headers: {
-            Authorization: authorizationHeader(credentials),
-            'Content-Type': 'application/json',
-            Accept: 'application/json',
-            ...(options.requestId ? { 'X-Request-ID': options.requestId } : {}),
-          },
-        }),
-      );
+      // The axios instance itself, not HttpService's Observable wrapper: that one gives every
+      // request a CancelToken and cancels it once answered, building a CanceledError (with its
+      // stack) per delivery, about 5% of the worker's CPU under load.
+      const response = await this.http.axiosRef.post<string>(leadEndpoint(apiUrl, distributionId), body, {
+        headers: {
+          Authorization: authorizationHeader(credentials),
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          ...(options.requestId ? { 'X-Request-ID': options.requestId } : {}),
+        },
+      });
       status = response.status;
       options.onResponse?.(status, performance.now() - started);
       retryAfter = response.headers?.['retry-after'] as string | undefined;

@@ -124,8 +124,9 @@ export class LeadIntakeController {
   ): Promise<LeadAcceptedDto | LeadStatusDto> {
     const key = this.idempotencyKey(request, idempotencyKey);
     const accepted = await this.intake.accept(dto, request.source!, key, request.id);
-    // request_id comes with every line logged while the request is handled.
-    this.logger.log({ msg: `Lead ${accepted.lead_id} ${accepted.replayed ? 'replayed' : 'accepted'}`, lead_id: accepted.lead_id, source: request.source });
+    // Debug only: the access line already logs the request, and the job keeps its request_id
+    // (the worker logs both ids), so at info level this second line per lead only cost time.
+    this.logger.debug({ msg: `Lead ${accepted.lead_id} ${accepted.replayed ? 'replayed' : 'accepted'}`, lead_id: accepted.lead_id, source: request.source });
     void reply.header('Location', `/v1/leads/${accepted.lead_id}`);
     if (!accepted.replayed) return { id: accepted.lead_id, status: 'queued' };
     const original = await this.status.find(accepted.lead_id);
