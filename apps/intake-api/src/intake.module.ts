@@ -6,7 +6,7 @@ import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestj
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
 import { IntakeAppConfig } from '@app/config';
-import { checkEvictionPolicy, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator } from '@app/queue';
+import { checkEvictionPolicy, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator, ReplicaAck } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -15,7 +15,7 @@ import { SsoConnectionsService } from './connections/sso-connections.service';
 import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
-import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS } from './intake.tokens';
+import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS, REPLICA_ACK } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { SourceThrottlerGuard } from './leads/source-throttler.guard';
 import { LeadIntakeController } from './leads/lead-intake.controller';
@@ -78,6 +78,13 @@ export class IntakeModule implements OnApplicationShutdown {
             queue.on('error', () => undefined); // connection problems are logged once by the client
             return queue;
           },
+        },
+        {
+          // WAIT must go out on the connection the queue writes with: the Queue uses this very client.
+          provide: REPLICA_ACK,
+          inject: [INTAKE_REDIS],
+          useFactory: (redis: RedisClient) =>
+            config.redis.waitReplicas > 0 ? new ReplicaAck(redis, config.redis.waitReplicas, config.redis.waitTimeoutMs) : null,
         },
         ApiKeyGuard,
         SourceThrottlerGuard,

@@ -17,7 +17,7 @@ function errorOf(read: () => unknown): ConfigError {
 describe('configuration', () => {
   it('applies the documented defaults in sandbox mode', () => {
     const worker = readWorkerAppConfig({ DATA_ENCRYPTION_KEY });
-    expect(worker.redis).toEqual({ topology: { kind: 'standalone', url: 'redis://127.0.0.1:6379' }, password: null, tls: false, queuePrefix: 'wg' });
+    expect(worker.redis).toEqual({ topology: { kind: 'standalone', url: 'redis://127.0.0.1:6379' }, password: null, tls: false, queuePrefix: 'wg', waitReplicas: 0, waitTimeoutMs: 500 });
     expect(worker.wegroup).toMatchObject({
       env: 'sandbox',
       apiToken: SANDBOX_DEFAULTS.apiToken,
@@ -82,10 +82,29 @@ describe('configuration', () => {
     [{ REDIS_SENTINELS: 's1:26379;s2:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS has an invalid entry "s1:26379;s2:26379"'],
     [{ REDIS_TLS: 'yes', REDIS_CLUSTER_NODES: 'n1:7000' }, 'REDIS_TLS must be one of true, false'],
     [{ REDIS_TLS: 'true' }, 'REDIS_TLS applies to REDIS_CLUSTER_NODES and REDIS_SENTINELS; for REDIS_URL use a rediss: URL'],
+    [{ REDIS_WAIT_REPLICAS: '17' }, 'REDIS_WAIT_REPLICAS must be between 0 and 16, got 17'],
+    [{ REDIS_WAIT_REPLICAS: 'all' }, 'REDIS_WAIT_REPLICAS must be a whole number, got "all"'],
+    [{ REDIS_WAIT_TIMEOUT_MS: '5' }, 'REDIS_WAIT_TIMEOUT_MS must be between 10 and 10000, got 5'],
+    [{ REDIS_WAIT_TIMEOUT_MS: '20000' }, 'REDIS_WAIT_TIMEOUT_MS must be between 10 and 10000, got 20000'],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '1' }, 'REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES'],
   ])('stops at boot on a bad Redis topology: %j', (env, message) => {
     const error = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }));
     expect(error.message).toContain(message);
     expect(error.message.split('\n')).toHaveLength(1);
+  });
+
+  it('reads REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS, for one server or a Sentinel-managed primary', () => {
+    const redis = (env: Record<string, string>) => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }).redis;
+    expect(redis({ REDIS_WAIT_REPLICAS: '1' })).toMatchObject({ waitReplicas: 1, waitTimeoutMs: 500 });
+    expect(redis({ REDIS_WAIT_REPLICAS: '2', REDIS_WAIT_TIMEOUT_MS: '2000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' })).toMatchObject({
+      waitReplicas: 2,
+      waitTimeoutMs: 2000,
+    });
+    // Off (0) is fine with a Cluster; only a positive count is refused, naming both variables.
+    expect(redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '0' }).waitReplicas).toBe(0);
+    const error = errorOf(() => redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '1' }));
+    expect(error.message).toContain('REDIS_WAIT_REPLICAS');
+    expect(error.message).toContain('REDIS_CLUSTER_NODES');
   });
 
   it('never echoes credentials from a host:port list', () => {

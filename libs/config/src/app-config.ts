@@ -25,6 +25,13 @@ export interface RedisConfig {
   tls: boolean;
   /** Raw QUEUE_PREFIX; the key prefix actually used is wrapped in a Cluster hash tag. */
   queuePrefix: string;
+  /**
+   * REDIS_WAIT_REPLICAS: the intake answers 202 only once this many replicas acknowledged the
+   * lead (Redis WAIT after each bulk); 0 = off, the primary's acknowledgement is enough.
+   */
+  waitReplicas: number;
+  /** REDIS_WAIT_TIMEOUT_MS: how long WAIT may take before the leads are answered 503 instead. */
+  waitTimeoutMs: number;
 }
 
 export interface WeGroupConfig {
@@ -172,11 +179,24 @@ export function readRedisConfig(env: Env): RedisConfig {
   if (!PREFIX_PATTERN.test(queuePrefix)) {
     throw new ConfigError('QUEUE_PREFIX', 'may hold only letters, digits, "_", "." and "-" (at most 64)');
   }
+  const topology = readRedisTopology(env);
+  const waitReplicas = integer(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16);
+  const waitTimeoutMs = integer(env, 'REDIS_WAIT_TIMEOUT_MS', 500, 10, 10_000);
+  // WAIT counts the replicas of the node it is sent to, for the writes of that connection; a
+  // Cluster client sends a keyless command to any node, so it would prove nothing there.
+  if (topology.kind === 'cluster' && waitReplicas > 0) {
+    throw new ConfigError(
+      'REDIS_WAIT_REPLICAS',
+      'is not supported with REDIS_CLUSTER_NODES (WAIT applies per node and connection): unset one of REDIS_WAIT_REPLICAS and REDIS_CLUSTER_NODES, and use min-replicas-to-write on the cluster nodes instead',
+    );
+  }
   return {
-    topology: readRedisTopology(env),
+    topology,
     password: optionalString(env, 'REDIS_PASSWORD') ?? null,
     tls: oneOf(env, 'REDIS_TLS', ['true', 'false'] as const, 'false') === 'true',
     queuePrefix,
+    waitReplicas,
+    waitTimeoutMs,
   };
 }
 

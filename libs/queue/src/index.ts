@@ -4,3 +4,4 @@ export * from './redis.health';
 export * from './retry-policy';
 export * from './circuit-breaker';
 export * from './with-timeout';
+export * from './replica-ack';

@@ -32,10 +32,10 @@ export class ProblemException extends HttpException {
 export class RedisUnavailableException extends ProblemException {
   static readonly RETRY_AFTER_SECONDS = 5;
 
-  constructor() {
+  constructor(detail = 'The lead queue (Redis) is unreachable, so the lead was not accepted. Retry later.') {
     super(
       HttpStatus.SERVICE_UNAVAILABLE,
-      'The lead queue (Redis) is unreachable, so the lead was not accepted. Retry later.',
+      detail,
       undefined,
       { 'Retry-After': String(RedisUnavailableException.RETRY_AFTER_SECONDS) },
     );

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { EnqueueRequest, LeadEnqueuer } from './lead-enqueuer';
+import { RedisUnavailableException } from '../common/problem';
+import { EnqueueRequest, LeadEnqueuer, ReplicaWait } from './lead-enqueuer';
 
 type Data = { n: number; dedup?: string };
 
@@ -23,6 +24,25 @@ function fakeQueue() {
     }),
   };
   return queue;
+}
+
+/** A WAIT that answers `acknowledged` (or fails), recording the order of calls against addBulk. */
+function fakeReplication(acknowledged: number | Error, replicas = 1) {
+  const log: string[] = [];
+  let closes = 0;
+  const replication: ReplicaWait & { log: string[]; close(): void } = {
+    replicas,
+    timeoutMs: 50,
+    log,
+    close: () => closes++,
+    mark: () => (log.push('mark'), closes),
+    acknowledged: jest.fn(async (mark: number) => {
+      log.push('wait');
+      if (acknowledged instanceof Error) throw acknowledged;
+      return mark === closes ? acknowledged : 0;
+    }),
+  };
+  return replication;
 }
 
 describe('LeadEnqueuer', () => {
@@ -102,5 +122,74 @@ describe('LeadEnqueuer', () => {
     const started = Date.now();
     await enqueuer.drain(50);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  describe('with REDIS_WAIT_REPLICAS', () => {
+    it('answers a bulk once enough replicas acknowledged it: one WAIT per bulk, after the addBulk', async () => {
+      const queue = fakeQueue();
+      const replication = fakeReplication(1);
+      const log = replication.log;
+      queue.addBulk.mockImplementationOnce(async (jobs) => {
+        log.push('addBulk');
+        return jobs.map((job) => ({ id: String(job.opts?.jobId), data: job.data }) as unknown as Job<Data>);
+      });
+      const onUnreplicated = jest.fn();
+      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication, onUnreplicated });
+      const jobs = await Promise.all(Array.from({ length: 5 }, (_, n) => enqueuer.add('deliver', { n }, { jobId: `j${n}` })));
+      expect(jobs.map((job) => job.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4']);
+      expect(log).toEqual(['mark', 'addBulk', 'wait']);
+      expect(onUnreplicated).not.toHaveBeenCalled();
+    });
+
+    it('rejects every caller of a bulk too few replicas acknowledged with the 503 that says the lead may be stored', async () => {
+      const queue = fakeQueue();
+      const replication = fakeReplication(1, 2);
+      const onUnreplicated = jest.fn();
+      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication, onUnreplicated });
+      const single = Promise.allSettled([enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })]);
+      const batch = Promise.allSettled([enqueuer.addAll([1, 2].map((n) => ({ name: 'deliver', data: { n }, opts: { jobId: `b${n}` } })))]);
+      const answers = [...(await single), ...(await batch)];
+      expect(queue.addBulk).toHaveBeenCalledTimes(1);
+      expect(replication.acknowledged).toHaveBeenCalledTimes(1);
+      for (const answer of answers) {
+        expect(answer.status).toBe('rejected');
+        const reason = (answer as PromiseRejectedResult).reason as RedisUnavailableException;
+        expect(reason).toBeInstanceOf(RedisUnavailableException);
+        expect(reason.getStatus()).toBe(503);
+        expect(reason.headers['Retry-After']).toBe(String(RedisUnavailableException.RETRY_AFTER_SECONDS));
+        expect(reason.message).toContain('may have been stored');
+        expect(reason.message).toContain('same Idempotency-Key');
+      }
+      expect(onUnreplicated).toHaveBeenCalledTimes(1);
+      expect(onUnreplicated).toHaveBeenCalledWith({ jobs: 3, acknowledged: 1 });
+    });
+
+    it('treats a failed WAIT, or a connection replaced between the writes and WAIT, as a shortfall', async () => {
+      const failing = fakeReplication(new Error('Connection is closed.'));
+      const onUnreplicated = jest.fn();
+      const enqueuer = new LeadEnqueuer<Data>(fakeQueue(), 100, { replication: failing, onUnreplicated });
+      await expect(enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })).rejects.toThrow('may have been stored');
+      expect(onUnreplicated).toHaveBeenCalledWith({ jobs: 1, acknowledged: null, error: new Error('Connection is closed.') });
+
+      const replaced = fakeReplication(1);
+      const queue = fakeQueue();
+      queue.addBulk.mockImplementationOnce(async (jobs) => {
+        replaced.close(); // reconnected (maybe to a promoted replica) after the bulk was written
+        return jobs.map((job) => ({ id: String(job.opts?.jobId), data: job.data }) as unknown as Job<Data>);
+      });
+      const other = new LeadEnqueuer<Data>(queue, 100, { replication: replaced });
+      await expect(other.add('deliver', { n: 1 }, { jobId: 'b' })).rejects.toBeInstanceOf(RedisUnavailableException);
+      // The next bulk, on the new connection, goes through.
+      expect((await other.add('deliver', { n: 2 }, { jobId: 'c' })).id).toBe('c');
+    });
+
+    it('does not WAIT after a failed bulk: its callers get the bulk error', async () => {
+      const queue = fakeQueue();
+      const replication = fakeReplication(1);
+      queue.failWith(new Error('Connection is closed.'));
+      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication });
+      await expect(enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })).rejects.toEqual(new Error('Connection is closed.'));
+      expect(replication.acknowledged).not.toHaveBeenCalled();
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type { BulkJobOptions, Job } from 'bullmq';
+import { RedisUnavailableException } from '../common/problem';
 
 /** One job to add, as `Queue.addBulk` takes it. */
 export interface EnqueueRequest<Data> {
@@ -17,6 +18,32 @@ export interface BulkQueue<Data> {
   addBulk(jobs: Array<EnqueueRequest<Data>>): Promise<Array<Job<Data>>>;
 }
 
+/** What the enqueuer needs to wait for replicas (a ReplicaAck on the queue's own connection). */
+export interface ReplicaWait {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+  /** Identifies the connection the next writes go out on. */
+  mark(): number;
+  /** WAIT: how many replicas acknowledged the writes made on the marked connection. */
+  acknowledged(mark: number): Promise<number>;
+}
+
+export interface LeadEnqueuerOptions {
+  /** When set (REDIS_WAIT_REPLICAS > 0), a bulk is answered only once that many replicas have it. */
+  replication?: ReplicaWait;
+  /** Told when a bulk was stored but not confirmed by enough replicas (for a log line and a metric). */
+  onUnreplicated?(event: { jobs: number; acknowledged: number | null; error?: Error }): void;
+}
+
+/** A 503 (Retry-After) for leads the primary stored but too few replicas confirmed. */
+export function unreplicatedException(replication: Pick<ReplicaWait, 'replicas' | 'timeoutMs'>): RedisUnavailableException {
+  return new RedisUnavailableException(
+    `The lead queue (Redis) could not confirm within ${replication.timeoutMs} ms that ${replication.replicas} replica(s) ` +
+      'hold this lead, so it could be lost if Redis fails over. The lead may have been stored: retry later with the same ' +
+      'Idempotency-Key (or the same webhook-id / external_ref); that is safe and does not create a duplicate.',
+  );
+}
+
 /**
  * Coalesces the adds made in the same event-loop turn into one `Queue.addBulk`: BullMQ sends
  * the add scripts of a bulk in one pipeline, so many concurrent requests cost one Redis round
@@ -28,6 +55,10 @@ export interface BulkQueue<Data> {
  * the job it was deduplicated into (verified in BullMQ 6.7: `Job.createBulk` takes the ids the
  * scripts return). When the bulk fails (Redis unreachable …), every caller in it gets the
  * error; nothing is dropped silently.
+ *
+ * With `replication` (REDIS_WAIT_REPLICAS), a stored bulk is followed by one WAIT; when fewer
+ * replicas acknowledged it in time (or WAIT failed), every caller of the bulk gets the same
+ * 503 (RedisUnavailableException, Retry-After) saying the lead may have been stored.
  */
 export class LeadEnqueuer<Data> {
   static readonly DEFAULT_MAX_PENDING = 100;
@@ -39,6 +70,7 @@ export class LeadEnqueuer<Data> {
   constructor(
     private readonly queue: BulkQueue<Data>,
     private readonly maxPending = LeadEnqueuer.DEFAULT_MAX_PENDING,
+    private readonly options: LeadEnqueuerOptions = {},
   ) {}
 
   /** Adds one job, together with whatever else is added in this turn. */
@@ -85,6 +117,8 @@ export class LeadEnqueuer<Data> {
   }
 
   private async send(batch: Array<Pending<Data>>): Promise<void> {
+    const { replication } = this.options;
+    const mark = replication?.mark();
     let jobs: Array<Job<Data>>;
     try {
       jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
@@ -93,6 +127,28 @@ export class LeadEnqueuer<Data> {
       for (const entry of batch) entry.reject(error);
       return;
     }
+    if (replication && !(await this.replicated(replication, mark!, batch.length))) {
+      const error = unreplicatedException(replication);
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
     batch.forEach((entry, index) => entry.resolve(jobs[index]));
+  }
+
+  /**
+   * One WAIT for the whole bulk, on the connection the bulk was written with. It covers the
+   * replays of the bulk too: a deduplicated add still writes (its "deduplicated" event) and
+   * replication is one ordered stream, so a replica that has that write also has the job it
+   * was deduplicated into, whichever connection or process wrote it.
+   */
+  private async replicated(replication: ReplicaWait, mark: number, jobs: number): Promise<boolean> {
+    try {
+      const acknowledged = await replication.acknowledged(mark);
+      if (acknowledged >= replication.replicas) return true;
+      this.options.onUnreplicated?.({ jobs, acknowledged });
+    } catch (error) {
+      this.options.onUnreplicated?.({ jobs, acknowledged: null, error: error as Error });
+    }
+    return false;
   }
 }

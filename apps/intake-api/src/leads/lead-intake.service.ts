@@ -1,14 +1,15 @@
-import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import { IntakeAppConfig, Keyring } from '@app/config';
 import { CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
-import { DELIVER_LEAD_JOB, deliveryJobOptions } from '@app/queue';
+import { DELIVER_LEAD_JOB, deliveryJobOptions, ReplicaAck } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { REDIS_ANSWER_TIMEOUT_MS, withRedisTimeout } from '../common/redis-timeout';
 import { SsoConnectionsService } from '../connections/sso-connections.service';
-import { LEAD_QUEUE } from '../intake.tokens';
+import { LEAD_QUEUE, REPLICA_ACK } from '../intake.tokens';
+import { IntakeMetrics } from '../metrics/intake.metrics';
 import { LeadEnqueuer } from './lead-enqueuer';
 
 export interface Acceptance {
@@ -44,11 +45,15 @@ export class LeadIntakeService implements OnApplicationShutdown {
   private readonly keyring: Keyring;
   /** Concurrent posts share one addBulk (one Redis round trip) per event-loop turn. */
   private readonly enqueuer: LeadEnqueuer<DeliverLeadJobData>;
+  /** How long an enqueue may take: Redis's answer, plus the WAIT for replicas if configured. */
+  private readonly enqueueTimeoutMs: number;
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     config: ConfigService<IntakeAppConfig, true>,
     private readonly connections: SsoConnectionsService,
+    @Optional() @Inject(REPLICA_ACK) replication?: ReplicaAck | null,
+    @Optional() metrics?: IntakeMetrics,
   ) {
     this.apiTokenConfigured = config.get('apiTokenConfigured', { infer: true });
     this.keyring = config.get('dataKeyring', { infer: true });
@@ -56,7 +61,17 @@ export class LeadIntakeService implements OnApplicationShutdown {
     this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
     this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
     this.idempotencyTtlMs = retention.idempotencyTtlSeconds * 1000;
-    this.enqueuer = new LeadEnqueuer(queue);
+    // With REDIS_WAIT_REPLICAS, each bulk is followed by one WAIT on the queue's own connection
+    // (REPLICA_ACK wraps the client the Queue was given); a shortfall answers its leads 503.
+    this.enqueuer = new LeadEnqueuer(queue, LeadEnqueuer.DEFAULT_MAX_PENDING, {
+      replication: replication ?? undefined,
+      onUnreplicated: ({ jobs, acknowledged, error }) => {
+        metrics?.replicaWaitShortfalls.inc();
+        const outcome = error ? `WAIT failed: ${error.message}` : `${acknowledged} acknowledged within ${replication?.timeoutMs} ms`;
+        this.logger.warn(`${jobs} lead(s) stored but not confirmed by ${replication?.replicas} replica(s) (${outcome}); answered 503`);
+      },
+    });
+    this.enqueueTimeoutMs = REDIS_ANSWER_TIMEOUT_MS + (replication?.timeoutMs ?? 0);
   }
 
   /**
@@ -64,14 +79,20 @@ export class LeadIntakeService implements OnApplicationShutdown {
    * rides on BullMQ's deduplication, inside the same script that adds the job, so 100
    * concurrent posts of one key still make exactly one job (whether their adds share a bulk
    * or not: each add runs its own script, in order).
+   *
+   * With REDIS_WAIT_REPLICAS, "acknowledged" means by that many replicas too (see
+   * LeadEnqueuer); a replay is covered by the same WAIT (its add writes a "deduplicated"
+   * event after the original job, on the one ordered replication stream).
    */
   async accept(dto: CreateLeadDto, source: string, idempotencyKey?: string, requestId?: string): Promise<Acceptance> {
     const distributionId = this.distributionOf(dto);
     const refusal = await this.routeProblem(distributionId);
     if (refusal) throw refusal;
     const lead = this.prepare(dto, distributionId, source, idempotencyKey, requestId);
-    const job = await withRedisTimeout(this.enqueuer.add(DELIVER_LEAD_JOB, lead.data, lead.options), (error) =>
-      this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
+    const job = await withRedisTimeout(
+      this.enqueuer.add(DELIVER_LEAD_JOB, lead.data, lead.options),
+      (error) => this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
+      this.enqueueTimeoutMs,
     );
     return this.settle(job.id, lead);
   }
@@ -97,6 +118,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
     const jobs = await withRedisTimeout(
       this.enqueuer.addAll(queued.map(({ lead }) => ({ name: DELIVER_LEAD_JOB, data: lead.data, opts: lead.options }))),
       (error) => this.logger.warn(`Batch of ${queued.length} leads not enqueued, Redis unavailable: ${error.message}`),
+      this.enqueueTimeoutMs,
     );
     await Promise.all(
       queued.map(async ({ index, lead }, i) => {
@@ -114,7 +136,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
 
   /** Leads still waiting for their bulk are sent before the queue closes (no request waits longer than Redis's timeout). */
   async onApplicationShutdown(): Promise<void> {
-    await this.enqueuer.drain(REDIS_ANSWER_TIMEOUT_MS);
+    await this.enqueuer.drain(this.enqueueTimeoutMs);
   }
 
   private distributionOf(dto: CreateLeadDto): string {

@@ -68,6 +68,12 @@ export class IntakeMetrics {
     registers: [this.registry],
   });
 
+  readonly replicaWaitShortfalls = new Counter({
+    name: `${METRIC_PREFIX}intake_redis_wait_shortfalls_total`,
+    help: 'Bulks of leads stored by the Redis primary but not confirmed by REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS (or WAIT failed); each of their leads was answered 503. Stays 0 when REDIS_WAIT_REPLICAS is 0.',
+    registers: [this.registry],
+  });
+
   constructor(
     @Inject(LEAD_QUEUE) queue: Queue,
     @Inject(BREAKER_STATE) breaker: Pick<CircuitBreaker, 'state'>,
