@@ -375,6 +375,30 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
       }
     });
 
+    it('behind a proxy (INTAKE_TRUST_PROXY), counts by the address the proxy forwarded; otherwise ignores that header', async () => {
+      const forwarded = (url: string, address: string) =>
+        send(`${url}/v1/leads/00000000-0000-4000-8000-000000000000`, 'GET', undefined, {
+          'x-api-key': 'wrong-key-0123456789abcdef',
+          'x-forwarded-for': address,
+        });
+      // No proxy trusted: a new address in the header each time still counts against loopback's budget.
+      const direct: number[] = [];
+      for (let i = 0; i < 4; i++) direct.push((await forwarded(limited.url, `198.51.100.${i}`)).status);
+      expect(direct[3]).toBe(429);
+
+      const proxied = await createIntakeApp(readIntakeAppConfig({ ...limited.env, INTAKE_TRUST_PROXY: 'loopback' }), { logger: TEST_LOGGER });
+      try {
+        await proxied.listen(0, '127.0.0.1');
+        const url = (await proxied.getUrl()).replace('[::1]', '127.0.0.1');
+        for (let i = 0; i < 3; i++) expect((await forwarded(url, '203.0.113.9')).status).toBe(401);
+        expect((await forwarded(url, '203.0.113.9')).status).toBe(429);
+        // Another client behind the same proxy keeps its own budget.
+        expect((await forwarded(url, '203.0.113.10')).status).toBe(401);
+      } finally {
+        await proxied.close();
+      }
+    });
+
     it('fails open when Redis is unreachable: the lead is refused with 503, never 429 or 500', async () => {
       const app = await createIntakeApp(
         readIntakeAppConfig({

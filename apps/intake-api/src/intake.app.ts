@@ -109,7 +109,7 @@ export type IntakeAppOptions = AppLoggingOptions;
 export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAppOptions = {}): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     withLogging(IntakeModule.forRoot(config), 'intake-api', options),
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, ...FASTIFY_REQUEST_ID_OPTIONS }),
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: config.intake.trustProxy, ...FASTIFY_REQUEST_ID_OPTIONS }),
     // The raw bytes are what a webhook signature covers.
     { bufferLogs: true, rawBody: true },
   );

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError, Env, integer, list, oneOf, optionalString, string, url } from './env';
 import { Keyring, KeyringKey } from './keyring';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
@@ -110,6 +111,12 @@ export interface IntakeConfig {
   allowHttpUrls: boolean;
   /** Largest body POST /v1/leads/batch takes, in bytes (the single route takes 256 KB). */
   batchBodyLimitBytes: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe (Fastify's `trustProxy`): false (none), or the
+   * proxies' addresses/CIDRs/range names. Decides the address unauthenticated requests are
+   * rate-limited by.
+   */
+  trustProxy: false | string[];
   ops: { username: string; password: string };
 }
 
@@ -419,8 +426,39 @@ export function readIntakeConfig(env: Env): IntakeConfig {
     allowHttpUrls: oneOf(env, 'ALLOW_HTTP_URLS', ['true', 'false'] as const, 'false') === 'true',
     // 500 leads of a few KB each; at least the single route's 256 KB, at most 64 MiB.
     batchBodyLimitBytes: integer(env, 'INTAKE_BATCH_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 256 * 1024, 64 * 1024 * 1024),
+    trustProxy: readTrustProxy(env),
     ops,
   };
+}
+
+/** proxy-addr's names for address ranges (what Fastify's trustProxy takes besides addresses). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * INTAKE_TRUST_PROXY: `false` (default), or a comma-separated list of the proxies' addresses,
+ * CIDRs, or range names (`loopback`, `linklocal`, `uniquelocal`: private networks such as
+ * Docker's). Only a request arriving from one of those has its X-Forwarded-For believed. Not
+ * `true` nor a hop count: believing a header a direct caller can write would let it pick its
+ * own rate-limit address (Fastify refuses hop counts for the same reason).
+ */
+export function readTrustProxy(env: Env): false | string[] {
+  const raw = env.INTAKE_TRUST_PROXY?.trim();
+  if (!raw || raw === 'false') return false;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.includes(entry)) continue;
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (!family || !validBits || rest.length > 0) {
+      throw new ConfigError(
+        'INTAKE_TRUST_PROXY',
+        `must be false or comma-separated proxy addresses, CIDRs or ${PROXY_RANGE_NAMES.join('/')}; "${entry.slice(0, 64)}" is none of these`,
+      );
+    }
+  }
+  return entries;
 }
 
 /** Standard Webhooks secrets: `whsec_` and 24 to 64 random bytes in base64. */

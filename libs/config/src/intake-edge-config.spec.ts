@@ -30,6 +30,13 @@ describe('intake edge configuration', () => {
     expect(Object.fromEntries(intake.webhookSecrets)).toEqual({ acme: [a1, a2], beta: [b1] });
   });
 
+  it('reads which proxies to trust: none by default, else addresses, CIDRs and range names', () => {
+    expect(readIntakeConfig(base).trustProxy).toBe(false);
+    expect(readIntakeConfig({ ...base, INTAKE_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(readIntakeConfig({ ...base, INTAKE_TRUST_PROXY: 'uniquelocal' }).trustProxy).toEqual(['uniquelocal']);
+    expect(readIntakeConfig({ ...base, INTAKE_TRUST_PROXY: '10.0.0.0/8, 192.168.1.4,::1' }).trustProxy).toEqual(['10.0.0.0/8', '192.168.1.4', '::1']);
+  });
+
   it('reads the batch body limit', () => {
     expect(readIntakeConfig({ ...base, INTAKE_BATCH_BODY_LIMIT_BYTES: '1048576' }).batchBodyLimitBytes).toBe(1_048_576);
   });
@@ -53,6 +60,10 @@ describe('intake edge configuration', () => {
     [{ ALLOW_HTTP_URLS: 'yes' }, 'ALLOW_HTTP_URLS must be one of true, false'],
     [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '1000' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be between 262144 and 67108864'],
     [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '5MB' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be a whole number'],
+    [{ INTAKE_TRUST_PROXY: 'true' }, 'INTAKE_TRUST_PROXY must be false or comma-separated proxy addresses, CIDRs or loopback/linklocal/uniquelocal; "true"'],
+    [{ INTAKE_TRUST_PROXY: '1' }, '"1" is none of these'],
+    [{ INTAKE_TRUST_PROXY: '10.0.0.0/33' }, '"10.0.0.0/33" is none of these'],
+    [{ INTAKE_TRUST_PROXY: '10.0.0.1,proxy.local' }, '"proxy.local" is none of these'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(errorOf(() => readIntakeConfig({ ...base, ...env }))).toContain(message);
   });
