@@ -1,7 +1,4 @@
-import { readIntakeAppConfig } from '@app/config';
-import { createIntakeApp } from '../apps/intake-api/src/intake.app';
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, Stack, startSandbox, StartedSandbox, TEST_DATA_KEY, TEST_LOGGER } from './support/stack';
-import { uniqueQueuePrefix } from './support/redis-keys';
+import { distributionId, INTAKE_KEY, lead, SandboxControl, Stack, startIntakeWithoutRedis, startSandbox, StartedSandbox } from './support/stack';
 
 describe('deliveries WeGroup must refuse, and an unreachable Redis', () => {
   let sandbox: StartedSandbox;
@@ -61,20 +58,8 @@ describe('deliveries WeGroup must refuse, and an unreachable Redis', () => {
   });
 
   it('answers 503 with Retry-After, quickly, when Redis is unreachable', async () => {
-    const app = await createIntakeApp(
-      readIntakeAppConfig({
-        REDIS_URL: 'redis://127.0.0.1:1',
-        QUEUE_PREFIX: uniqueQueuePrefix('noredis'),
-        INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
-        OPS_USERNAME: OPS.username,
-        OPS_PASSWORD: OPS.password,
-        DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-      }),
-      { logger: TEST_LOGGER },
-    );
-    await app.listen(0, '127.0.0.1');
+    const { url, close } = await startIntakeWithoutRedis('noredis');
     try {
-      const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
       const response = await fetch(`${url}/v1/leads`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': INTAKE_KEY },
@@ -86,7 +71,7 @@ describe('deliveries WeGroup must refuse, and an unreachable Redis', () => {
       expect((await fetch(`${url}/health/ready`)).status).toBe(503);
       expect((await fetch(`${url}/health/live`)).status).toBe(200);
     } finally {
-      await app.close();
+      await close();
     }
   });
 });

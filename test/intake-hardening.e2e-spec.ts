@@ -6,20 +6,19 @@ import { Webhook } from 'standardwebhooks';
 import { readIntakeAppConfig } from '@app/config';
 import { keyPrefix } from '@app/queue';
 import { createIntakeApp } from '../apps/intake-api/src/intake.app';
-import { REDIS_URL, uniqueQueuePrefix } from './support/redis-keys';
+import { REDIS_URL } from './support/redis-keys';
 import {
   distributionId,
   INTAKE_KEY,
   lead,
-  OPS,
   OPS_AUTH,
   OTHER_SOURCE_KEY,
   SandboxControl,
   Stack,
   StartedSandbox,
+  startIntakeWithoutRedis,
   startStackWithSandbox,
   stopStackWithSandbox,
-  TEST_DATA_KEY,
   TEST_LOGGER,
 } from './support/stack';
 import { waitFor } from './support/wait';
@@ -400,27 +399,14 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
     });
 
     it('fails open when Redis is unreachable: the lead is refused with 503, never 429 or 500', async () => {
-      const app = await createIntakeApp(
-        readIntakeAppConfig({
-          REDIS_URL: 'redis://127.0.0.1:1',
-          QUEUE_PREFIX: uniqueQueuePrefix('hardening-noredis'),
-          INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
-          OPS_USERNAME: OPS.username,
-          OPS_PASSWORD: OPS.password,
-          DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-          INTAKE_RATE_LIMIT: '1',
-        }),
-        { logger: TEST_LOGGER },
-      );
-      await app.listen(0, '127.0.0.1');
+      const { url, close } = await startIntakeWithoutRedis('hardening-noredis', { INTAKE_RATE_LIMIT: '1' });
       try {
-        const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
         for (let i = 0; i < 3; i++) {
           const answer = await send(`${url}/v1/leads`, 'POST', JSON.stringify(lead()), { ...JSON_TYPE, 'x-api-key': INTAKE_KEY });
           expect({ status: answer.status, retryAfter: answer.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '5' });
         }
       } finally {
-        await app.close();
+        await close();
       }
     });
   });

@@ -2,24 +2,19 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Queue } from 'bullmq';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { readIntakeAppConfig } from '@app/config';
-import { createIntakeApp } from '../apps/intake-api/src/intake.app';
 import { LEAD_QUEUE } from '../apps/intake-api/src/intake.tokens';
-import { uniqueQueuePrefix } from './support/redis-keys';
 import {
   distributionId,
   INTAKE_KEY,
   lead,
-  OPS,
   OPS_AUTH,
   OTHER_SOURCE_KEY,
   SandboxControl,
   Stack,
   StartedSandbox,
+  startIntakeWithoutRedis,
   startStackWithSandbox,
   stopStackWithSandbox,
-  TEST_DATA_KEY,
-  TEST_LOGGER,
 } from './support/stack';
 import { waitFor } from './support/wait';
 
@@ -271,25 +266,13 @@ describe('POST /v1/leads/batch: many leads per request, each answered on its own
     });
 
     it('answers 503 + Retry-After for the whole batch when Redis is unreachable', async () => {
-      const app = await createIntakeApp(
-        readIntakeAppConfig({
-          REDIS_URL: 'redis://127.0.0.1:1',
-          QUEUE_PREFIX: uniqueQueuePrefix('batch-noredis'),
-          INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
-          OPS_USERNAME: OPS.username,
-          OPS_PASSWORD: OPS.password,
-          DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-        }),
-        { logger: TEST_LOGGER },
-      );
-      await app.listen(0, '127.0.0.1');
+      const { url, close } = await startIntakeWithoutRedis('batch-noredis');
       try {
-        const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
         const answer = await send(`${url}/v1/leads/batch`, JSON.stringify({ leads: [lead(), lead({}, { first_name: '' })] }), { 'x-api-key': INTAKE_KEY });
         expect({ status: answer.status, retryAfter: answer.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '5' });
         expect(answer.body).not.toHaveProperty('results');
       } finally {
-        await app.close();
+        await close();
       }
     });
   });

@@ -1,12 +1,10 @@
 import { Job, Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { readIntakeAppConfig } from '@app/config';
 import { keyPrefix, LEADS_QUEUE } from '@app/queue';
-import { createIntakeApp } from '../apps/intake-api/src/intake.app';
 import { LEAD_QUEUE } from '../apps/intake-api/src/intake.tokens';
 import { LeadEnqueuer } from '../apps/intake-api/src/leads/lead-enqueuer';
 import { connectRedis, deleteKeys, uniqueQueuePrefix } from './support/redis-keys';
-import { distributionId, INTAKE_KEY, lead, OPS, Stack, TEST_DATA_KEY, TEST_LOGGER } from './support/stack';
+import { distributionId, INTAKE_KEY, lead, Stack, startIntakeWithoutRedis } from './support/stack';
 
 type Data = { n: number };
 
@@ -91,20 +89,8 @@ describe('LeadEnqueuer: one addBulk per event-loop turn, deduplication intact', 
     });
 
     it('answers every concurrent post 503 + Retry-After when Redis is unreachable', async () => {
-      const app = await createIntakeApp(
-        readIntakeAppConfig({
-          REDIS_URL: 'redis://127.0.0.1:1',
-          QUEUE_PREFIX: uniqueQueuePrefix('enqueuer-noredis'),
-          INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
-          OPS_USERNAME: OPS.username,
-          OPS_PASSWORD: OPS.password,
-          DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-        }),
-        { logger: TEST_LOGGER },
-      );
-      await app.listen(0, '127.0.0.1');
+      const { url, close } = await startIntakeWithoutRedis('enqueuer-noredis');
       try {
-        const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
         const answers = await Promise.all(
           Array.from({ length: 20 }, async () => {
             const response = await fetch(`${url}/v1/leads`, {
@@ -118,7 +104,7 @@ describe('LeadEnqueuer: one addBulk per event-loop turn, deduplication intact', 
         );
         expect(new Set(answers)).toEqual(new Set(['503 5']));
       } finally {
-        await app.close();
+        await close();
       }
     });
   });

@@ -35,6 +35,29 @@ export async function startSandbox(): Promise<StartedSandbox> {
   return { url, app, close: () => app.close() };
 }
 
+export interface StartedIntake {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real intake pointed at a Redis that is not there (port 1), for the 503 paths. */
+export async function startIntakeWithoutRedis(name: string, env: Record<string, string> = {}): Promise<StartedIntake> {
+  const app = await createIntakeApp(
+    readIntakeAppConfig({
+      REDIS_URL: 'redis://127.0.0.1:1',
+      QUEUE_PREFIX: uniqueQueuePrefix(name),
+      INTAKE_API_KEYS: `test-crm:${INTAKE_KEY}`,
+      OPS_USERNAME: OPS.username,
+      OPS_PASSWORD: OPS.password,
+      DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+      ...env,
+    }),
+    { logger: TEST_LOGGER },
+  );
+  await app.listen(0, '127.0.0.1');
+  return { url: (await app.getUrl()).replace('[::1]', '127.0.0.1'), close: () => app.close() };
+}
+
 export interface StackWithSandbox {
   sandbox: StartedSandbox;
   control: SandboxControl;
