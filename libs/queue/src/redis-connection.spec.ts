@@ -41,5 +41,11 @@ describe('Redis connection settings', () => {
     expect((producer.reconnectOnError as (error: Error) => unknown)(new Error("READONLY You can't write against a read only replica."))).toBe(2);
     expect((producer.reconnectOnError as (error: Error) => unknown)(new Error('ERR other'))).toBe(false);
     expect(sentinelOptions('worker', { ...config, topology: config.topology }, 'w')).toMatchObject({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    // REDIS_TLS: TLS to the Sentinels as well as to the primary they name.
+    expect(sentinelOptions('worker', { ...config, tls: true, topology: config.topology }, 'w')).toMatchObject({
+      tls: {},
+      sentinelTLS: {},
+      enableTLSForSentinelMode: true,
+    });
   });
 });

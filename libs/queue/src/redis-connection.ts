@@ -67,7 +67,8 @@ export function sentinelOptions(role: RedisRole, config: RedisConfig & { topolog
     // demoted one answers READONLY (above), which is enough to find the new primary.
     sentinelReconnectStrategy: reconnectDelay,
     ...(config.password ? { password: config.password } : {}),
-    ...(config.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+    // TLS to the Sentinels (sentinelTLS) and to the primary they name (tls + enableTLSForSentinelMode).
+    ...(config.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
   };
 }
 
@@ -107,8 +108,12 @@ export function primaries(client: RedisClient): Redis[] {
 /** Warns loudly when Redis may evict keys: an evicted job is a lost lead. */
 export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
   if (client instanceof Cluster && client.status !== 'ready') {
-    // Nodes are known once the cluster is ready.
-    await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+    // Nodes are known once the cluster is ready; a client closed meanwhile has none to check.
+    const ready = await new Promise<boolean>((resolve) => {
+      client.once('ready', () => resolve(true));
+      client.once('end', () => resolve(false));
+    });
+    if (!ready) return;
   }
   const policies = await Promise.all(
     primaries(client).map(async (node) => {
