@@ -88,7 +88,7 @@ function securityHeaders(fastify: FastifyInstance): void {
  * are the same for every answer, and building them per request (what @fastify/helmet does)
  * was a measurable share of the intake's CPU time.
  */
-export function helmetHeaders(options: HelmetOptions): Record<string, string> {
+function helmetHeaders(options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {};
   const collector = {
     setHeader: (name: string, value: string | number) => void (headers[name] = String(value)),

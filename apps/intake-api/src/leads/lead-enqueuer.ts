@@ -36,7 +36,7 @@ export interface LeadEnqueuerOptions {
 }
 
 /** A 503 (Retry-After) for leads the primary stored but too few replicas confirmed. */
-export function unreplicatedException(replication: Pick<ReplicaWait, 'replicas' | 'timeoutMs'>): RedisUnavailableException {
+function unreplicatedException(replication: Pick<ReplicaWait, 'replicas' | 'timeoutMs'>): RedisUnavailableException {
   return new RedisUnavailableException(
     `The lead queue (Redis) could not confirm within ${replication.timeoutMs} ms that ${replication.replicas} replica(s) ` +
       'hold this lead, so it could be lost if Redis fails over. The lead may have been stored: retry later with the same ' +
@@ -116,23 +116,25 @@ export class LeadEnqueuer<Data> {
     this.inFlight.add(sent);
   }
 
+  /** Settles every caller of the bulk, whatever fails on the way (a caller left waiting would hang its request). */
   private async send(batch: Array<Pending<Data>>): Promise<void> {
-    const { replication } = this.options;
-    const mark = replication?.mark();
     let jobs: Array<Job<Data>>;
     try {
-      jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
-      if (jobs.length !== batch.length) throw new Error(`addBulk returned ${jobs.length} jobs for ${batch.length}`);
+      jobs = await this.store(batch);
     } catch (error) {
       for (const entry of batch) entry.reject(error);
       return;
     }
-    if (replication && !(await this.replicated(replication, mark!, batch.length))) {
-      const error = unreplicatedException(replication);
-      for (const entry of batch) entry.reject(error);
-      return;
-    }
     batch.forEach((entry, index) => entry.resolve(jobs[index]));
+  }
+
+  private async store(batch: Array<Pending<Data>>): Promise<Array<Job<Data>>> {
+    const { replication } = this.options;
+    const mark = replication?.mark();
+    const jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
+    if (jobs.length !== batch.length) throw new Error(`addBulk returned ${jobs.length} jobs for ${batch.length}`);
+    if (replication && !(await this.replicated(replication, mark!, batch.length))) throw unreplicatedException(replication);
+    return jobs;
   }
 
   /**
