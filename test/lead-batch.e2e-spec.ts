@@ -158,6 +158,17 @@ describe('POST /v1/leads/batch: many leads per request, each answered on its own
     expect(await control.requests(did)).toHaveLength(3);
   });
 
+  it('keeps a batch lead’s key apart from any single post’s key', async () => {
+    const did = distributionId();
+    const key = `apart-${randomUUID()}`;
+    // A single post whose key looks like "<key>#0" is not the batch's lead 0.
+    const single = await stack.postLead(lead({ distribution_id: did }), { 'idempotency-key': `${key}#0` });
+    expect(single.status).toBe(202);
+    const batch = await postBatch({ leads: [lead({ distribution_id: did })] }, { 'idempotency-key': key });
+    expect(batch.body.results[0]).toMatchObject({ status: 202 });
+    expect(batch.body.results[0].id).not.toBe(((await single.json()) as { id: string }).id);
+  });
+
   it('without a key, each lead’s external_ref identifies a repeat, within a batch too', async () => {
     const did = distributionId();
     const ref = { external_ref: `crm-${did}`, external_ref_company: 'acme' };

@@ -444,7 +444,10 @@ const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 export function readTrustProxy(env: Env): false | string[] {
   const raw = env.INTAKE_TRUST_PROXY?.trim();
   if (!raw || raw === 'false') return false;
-  const entries = raw.split(',').map((entry) => entry.trim());
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     if (PROXY_RANGE_NAMES.includes(entry)) continue;
     const [address, bits, ...rest] = entry.split('/');

@@ -140,7 +140,7 @@ export class LeadIntakeController {
     summary: `Accept up to ${MAX_BATCH_LEADS} leads in one request`,
     description:
       'Each lead is exactly a POST /v1/leads body and is checked, deduplicated and answered on its own: the answer is a 207 with one result per lead, in request order, as soon as Redis has stored the accepted ones (all with one round trip). ' +
-      'With an `Idempotency-Key` (or, for a signed request, its `webhook-id`), lead i uses the key `<key>#<i>`, so a retried batch replays every lead instead of duplicating it; without one, each lead\'s `prospect.external_ref.external_ref` is its key, as on the single route. ' +
+      'With an `Idempotency-Key` (or, for a signed request, its `webhook-id`), lead i is deduplicated under that key and its position, so a retried batch replays every lead instead of duplicating it; without one, each lead\'s `prospect.external_ref.external_ref` is its key, as on the single route. ' +
       'A batch counts as one request for the rate limit. The body may be at most INTAKE_BATCH_BODY_LIMIT_BYTES (5 MB by default).',
   })
   @ApiConsumes('application/json')
@@ -163,7 +163,7 @@ export class LeadIntakeController {
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Up to 255 characters, for the whole batch: lead i is deduplicated under `<key>#<i>` for IDEMPOTENCY_TTL_SECONDS (24 h). Without it, a signed request\'s `webhook-id` serves as the key, else each lead\'s `prospect.external_ref.external_ref`.',
+      'Up to 255 characters, for the whole batch: lead i is deduplicated under this key and its position i for IDEMPOTENCY_TTL_SECONDS (24 h); no key of a single post collides with it. Without it, a signed request\'s `webhook-id` serves as the key, else each lead\'s `prospect.external_ref.external_ref`.',
   })
   @ApiProblemResponses(
     ApiProblems.batchInvalid,
@@ -188,7 +188,9 @@ export class LeadIntakeController {
         const errors = batchFieldErrors(check.errors, index);
         results[index] = { index, status: HttpStatus.BAD_REQUEST, detail: describeLeadErrors(errors), errors };
       } else {
-        valid.push({ index, dto: check.value, ...(key !== undefined ? { idempotencyKey: `${key}#${index}` } : {}) });
+        // A space cannot appear in an Idempotency-Key or a webhook-id, so no single post's key can
+        // equal a batch lead's.
+        valid.push({ index, dto: check.value, ...(key !== undefined ? { idempotencyKey: `${key} #${index}` } : {}) });
       }
     });
     const outcomes = valid.length ? await this.intake.acceptMany(valid, request.source!, request.id) : [];
