@@ -560,6 +560,9 @@ async function main() {
     await redis.connect();
   } catch (error) {
     process.stderr.write(`bench: Redis does not answer at ${REDIS_URL.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')} (${error.message})\n`);
+    // The client would keep reconnecting, and the process with it.
+    await redis.close().catch(() => {});
+    fs.rmSync(logDir, { recursive: true, force: true });
     return 1;
   }
   const machine = machineInfo(await redis.serverVersion());
