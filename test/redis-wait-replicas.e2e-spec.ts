@@ -92,16 +92,12 @@ describe('REDIS_WAIT_REPLICAS: a 202 only once a replica has the lead', () => {
     replica!.signal('SIGSTOP');
     const key = randomUUID();
     const body = lead({ distribution_id: did });
-    const started = Date.now();
     const refused = await post(body, key);
-    const elapsed = Date.now() - started;
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
     const problem = (await refused.json()) as Json;
     expect(problem.detail).toContain('may have been stored');
     expect(problem.detail).toContain('same Idempotency-Key');
-    expect(elapsed).toBeGreaterThanOrEqual(WAIT_TIMEOUT_MS - 50);
-    expect(elapsed).toBeLessThan(WAIT_TIMEOUT_MS + 1_000);
     expect(await shortfalls()).toBe(1);
 
     // The batch route goes through the same enqueuer: refused as a whole, the same way.

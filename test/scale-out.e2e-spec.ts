@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { keyPrefix, LEADS_QUEUE } from '@app/queue';
-import { AppProcess, freePort, ProcessGroup } from './support/processes';
+import { AppProcess, distinctFreePorts, ProcessGroup } from './support/processes';
 import { REDIS_URL } from './support/redis-keys';
 import { distributionId, lead, SandboxControl, Stack, startSandbox, StartedSandbox } from './support/stack';
 
@@ -10,7 +10,7 @@ import { distributionId, lead, SandboxControl, Stack, startSandbox, StartedSandb
  * Scale-out: several delivery-worker processes (the built dist/ app, as in production) share
  * one queue. A backlog is in Redis before any worker starts; two workers then drain it. Every
  * lead must reach the sandbox exactly once (no lead delivered twice, none left behind) and
- * both workers must have taken part. The intake runs in this process (it only fills the
+ * both workers must have taken part (the queue stays paused until both are ready). The intake runs in this process (it only fills the
  * backlog); the counts come from the sandbox's own records and each worker's /metrics.
  */
 
@@ -33,6 +33,15 @@ function byRef(requests: Json[]): Map<string, Json[]> {
     perRef.set(ref, [...(perRef.get(ref) ?? []), request]);
   }
   return perRef;
+}
+
+/** Until the worker's GET /health/ready answers 200: Redis answers and it consumes the queue (a paused queue too). */
+async function waitUntilReady(worker: AppProcess, metricsPort: number): Promise<void> {
+  await worker.until(`${worker.label} GET /health/ready to answer 200`, async () => {
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  });
 }
 
 /** `wegroup_leads_deliveries_total{outcome="delivered",status_code="201"}` of one worker. */
@@ -59,12 +68,14 @@ describe('scale-out: several worker processes on one queue', () => {
     // The intake only; the workers are separate processes started by each test.
     stack = await new Stack({ name: 'scaleout', sandboxUrl: sandbox.url, worker: false }).start();
     redis = new Redis(REDIS_URL);
-    // Read-only observer (no meta writes after the keys are deleted).
+    // An observer that writes no meta at start; its pause/resume (the meta key) go with the prefix at stack.close().
     queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(stack.queuePrefix), skipMetasUpdate: true });
   }, 30_000);
 
   afterEach(async () => {
     await processes.killAll();
+    // A test that failed between pause() and resume() must not leave the next one a paused queue.
+    if (await queue.isPaused()) await queue.resume();
   });
 
   afterAll(async () => {
@@ -114,11 +125,7 @@ describe('scale-out: several worker processes on one queue', () => {
    * so every worker of the file uses the same value.)
    */
   async function startWorkers(count: number): Promise<Array<{ worker: AppProcess; metricsPort: number }>> {
-    const ports: number[] = [];
-    while (ports.length < count) {
-      const port = await freePort();
-      if (!ports.includes(port)) ports.push(port);
-    }
+    const ports = await distinctFreePorts(count);
     return Promise.all(
       ports.map(async (metricsPort, i) => ({
         worker: await processes.startWorker(
@@ -147,7 +154,8 @@ describe('scale-out: several worker processes on one queue', () => {
     `two worker processes drain a backlog of ${BACKLOG} with no lead delivered twice and none left behind`,
     processes.explain(async () => {
       const did = distributionId();
-      // One worker alone would need at least BACKLOG × 20 ms / concurrency = 2 s: both get work.
+      // One worker alone would need at least BACKLOG × 20 ms / concurrency = 2 s: both get work
+      // (each job a worker takes wakes the other, and neither sees a job before both are ready).
       await setSandboxDelay(20);
 
       // 1. The backlog, with no worker running.
@@ -156,8 +164,11 @@ describe('scale-out: several worker processes on one queue', () => {
       expect(await queue.getJobCounts('waiting', 'active')).toEqual({ waiting: BACKLOG, active: 0 });
       expect(await control.requests(did)).toEqual([]);
 
-      // 2. Two workers, 3. until every job completed.
+      // 2. Two workers, both ready before any job is handed out (as bench/run.js drain()), 3. until every job completed.
+      await queue.pause();
       const workers = await startWorkers(2);
+      await Promise.all(workers.map(({ worker, metricsPort }) => waitUntilReady(worker, metricsPort)));
+      await queue.resume();
       const counts = await waitUntilFinished(workers[0].worker, before.completed + before.failed + BACKLOG);
       expect(counts).toEqual({ waiting: 0, prioritized: 0, delayed: 0, active: 0, completed: before.completed + BACKLOG, failed: before.failed });
 
@@ -196,9 +207,24 @@ describe('scale-out: several worker processes on one queue', () => {
       });
       victim.worker.signal('SIGKILL');
       expect(await victim.worker.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
-      // What the dead worker had sent has arrived by now; every later request is the survivor's.
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      const lastSeqAtKill = Math.max(...(await control.requests(did)).map((request) => request.seq as number));
+      // Paused, the survivor takes no new lead: once the request count holds still (the same on
+      // two reads 300 ms apart), what the dead worker had sent has arrived, and every later
+      // request is the survivor's. (The few the survivor sent between the kill and the pause
+      // count as before the kill; without the pause the count would never hold still.)
+      await queue.pause();
+      let seen = -1;
+      const atKill = await survivor.worker.until(
+        'the sandbox request count to hold still',
+        async () => {
+          const requests = await control.requests(did);
+          const settled = requests.length === seen;
+          seen = requests.length;
+          return settled ? requests : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 300 },
+      );
+      const lastSeqAtKill = Math.max(...atKill.map((request) => request.seq as number));
+      await queue.resume();
 
       const counts = await waitUntilFinished(survivor.worker, before.completed + before.failed + backlog);
       expect(counts).toEqual({ waiting: 0, prioritized: 0, delayed: 0, active: 0, completed: before.completed + backlog, failed: before.failed });

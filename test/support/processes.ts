@@ -202,3 +202,10 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** `count` free ports, all different (freePort alone may hand out one twice). */
+export async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}

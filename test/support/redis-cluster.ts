@@ -4,14 +4,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './processes';
+import { distinctFreePorts } from './processes';
 
 const run = promisify(execFile);
 
 export interface LocalRedisCluster {
   /** For REDIS_CLUSTER_NODES: `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`. */
   nodes: string;
-  ports: number[];
   /** Kills the servers and removes their directory. */
   stop(): Promise<void>;
 }
@@ -115,17 +114,11 @@ export async function startRedisCluster({ primaries = 3, timeoutMs = 30_000 } = 
         throw explain(`node ${server.port} did not report cluster_state:ok`, error);
       });
     }
-    return { nodes: addresses.join(','), ports: servers.map((server) => server.port), stop };
+    return { nodes: addresses.join(','), stop };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
 }
 
 async function until(deadline: number, check: () => Promise<boolean> | boolean, gaveUp: () => boolean = () => false): Promise<void> {

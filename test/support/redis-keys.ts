@@ -6,7 +6,7 @@ import { keyPrefix, primaries, RedisClient } from '@app/queue';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** The variables that say where Redis is (one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
-export type RedisTopologyEnv = Partial<Record<'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_PASSWORD', string>>;
+type RedisTopologyEnv = Partial<Record<'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_PASSWORD', string>>;
 
 /** The shared test Redis (REDIS_URL) unless `env` names a Cluster or Sentinels. */
 export function redisTopologyEnv(env: Record<string, string | undefined> = {}): Record<string, string> {

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { AppProcess, freePort } from './processes';
+import { AppProcess, distinctFreePorts } from './processes';
 
 /**
  * A private Redis primary, its replica and Sentinels watching them, as child processes
@@ -159,7 +159,7 @@ export class RedisSentinelSet {
     await this.primary.kill();
   }
 
-  /** Until every Sentinel names the replica as primary and it answers as one; the time it took. */
+  /** Until every Sentinel names the replica as primary and it answers as one; its address. */
   async waitForFailover(timeoutMs = 20_000): Promise<RedisAddress> {
     return this.replica.until(
       'the Sentinels to promote the replica',
@@ -173,11 +173,6 @@ export class RedisSentinelSet {
     );
   }
 
-  /** A plain client on a data node (e.g. to count keys on the promoted replica). */
-  client(port: number): Redis {
-    return new Redis({ host: HOST, port, maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
-  }
-
   /** Everything the Redis processes printed, for a failure report. */
   report(): string {
     return [this.primary, this.replica, ...this.sentinelProcesses].map((node) => node.tail()).join('\n');
@@ -188,13 +183,6 @@ export class RedisSentinelSet {
     await Promise.all([this.primary, this.replica, ...this.sentinelProcesses].map((node) => node.kill()));
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** `n` free ports, all different (freePort alone may hand out one twice). */
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
 }
 
 /** One command on a short-lived connection (no reconnects: a dead node fails at once). */

@@ -96,8 +96,12 @@ describe('LeadIntakeService.acceptMany', () => {
   it('fails the whole batch with a 503 when Redis does not store it', async () => {
     const { intake, queue } = service();
     queue.down = true;
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await expect(intake.acceptMany([{ dto: dto('a') }, { dto: dto('b') }], 'acme')).rejects.toBeInstanceOf(RedisUnavailableException);
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      await expect(intake.acceptMany([{ dto: dto('a') }, { dto: dto('b') }], 'acme')).rejects.toBeInstanceOf(RedisUnavailableException);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('single posts of one turn share a bulk', async () => {
