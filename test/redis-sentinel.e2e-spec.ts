@@ -12,6 +12,8 @@ import { waitFor } from './support/wait';
  * REDIS_SENTINEL_NAME only) must follow the promotion on their own, and every lead that got
  * a 202 must reach the sandbox. A CRM that gets a 503 (or no answer) retries the same lead,
  * with the same external_ref, so the retry is idempotent: only a 202/200 counts as accepted.
+ * The intake runs with REDIS_WAIT_REPLICAS=1, so a 202 means a replica holds the lead too;
+ * the killed node is brought back as a replica of the promoted one so acceptance resumes.
  *
  * Redis here is private to this file (primary, replica, Sentinels on free ports), never the
  * shared server.
@@ -134,6 +136,9 @@ describe('Redis Sentinel: the primary dies while leads keep coming', () => {
       OPS_USERNAME: OPS.username,
       OPS_PASSWORD: OPS.password,
       DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+      // A 202 only once the replica holds the lead: what makes "no accepted lead is lost in a
+      // failover" hold, rather than depend on the replica having caught up by chance.
+      REDIS_WAIT_REPLICAS: '1',
       DELIVERY_RETRY_SCHEDULE: '0.2,0.2,0.2,0.2,0.2',
       // A delivery whose completion was lost with the primary is taken up again within seconds.
       DELIVERY_LOCK_MS: '2000',
@@ -178,6 +183,9 @@ describe('Redis Sentinel: the primary dies while leads keep coming', () => {
         await set.killPrimary();
         const promoted = await set.waitForFailover();
         expect(promoted.port).toBe(set.replicaPort);
+        // The new primary has no replica until the old one is back: the intake answers 503 (the
+        // CRMs retry) rather than accept leads that a second failure would lose.
+        await set.restartOldPrimary();
 
         // Acceptance resumes on the new primary, through the same processes.
         const atPromotion = posting.accepted.length;

@@ -43,11 +43,13 @@ export class RedisSentinelSet {
     readonly primaryPort: number,
     readonly replicaPort: number,
     readonly sentinelPorts: number[],
-    private readonly primary: AppProcess,
+    private primary: AppProcess,
     private readonly replica: AppProcess,
     private readonly sentinelProcesses: AppProcess[],
     private readonly dir: string,
     private readonly killOnExit: () => void,
+    /** Starts a data node again on the original primary's port (empty: nothing is saved), replicating the promoted one. */
+    private readonly startPrimaryAgain: () => Promise<AppProcess>,
   ) {}
 
   /** Starts primary, replica (in sync), then the Sentinels; resolves once every Sentinel knows the replica and the others. */
@@ -135,6 +137,7 @@ export class RedisSentinelSet {
         sentinels,
         dir,
         killOnExit,
+        () => dataNode('primary-again', primaryPort, ['--replicaof', HOST, String(replicaPort)]),
       );
     } catch (error) {
       process.removeListener('exit', killOnExit);
@@ -157,6 +160,24 @@ export class RedisSentinelSet {
   /** SIGKILL the original primary: no shutdown, no last words to the replica. */
   async killPrimary(): Promise<void> {
     await this.primary.kill();
+  }
+
+  /**
+   * After a failover: the killed primary comes back (empty) on its port as a replica of the new
+   * primary, as an operator would bring a node back (the Sentinels would convert it too, but
+   * only after their 10 s check of a down node), and this resolves once it is in sync. Until
+   * then the new primary has no replica.
+   */
+  async restartOldPrimary(timeoutMs = 20_000): Promise<void> {
+    this.primary = await this.startPrimaryAgain();
+    await this.primary.until(
+      'the old primary to be a replica of the new one, in sync',
+      async () => {
+        const info = String(await command(this.primaryPort, ['INFO', 'replication']));
+        return /role:slave/.test(info) && new RegExp(`master_port:${this.replicaPort}\\b`).test(info) && /master_link_status:up/.test(info);
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** Until every Sentinel names the replica as primary and it answers as one; its address. */
