@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SANDBOX_DEFAULTS } from '@app/config';
 import { AppProcess, freePort, ProcessGroup } from './support/processes';
 import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './support/redis-keys';
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';
+import { distributionId, INTAKE_KEY, lead, OPS, refOf, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';
 import { redisAddress, TcpProxy, viaProxy } from './support/tcp-proxy';
 import { waitFor } from './support/wait';
 
@@ -25,11 +25,6 @@ interface PostedLead {
 const HTTP_TIMEOUT_MS = 10_000;
 /** Far above a passing run (seconds): the waits inside a test give up first, with the processes' output. */
 const TEST_TIMEOUT_MS = 90_000;
-
-/** What a lead request the sandbox received was about. */
-function refOf(request: Json): string | undefined {
-  return request.body?.prospect?.external_ref?.external_ref;
-}
 
 /** How many 201 answers (leads created at "WeGroup") each lead got. */
 function createdByRef(requests: Json[]): Map<string, number> {

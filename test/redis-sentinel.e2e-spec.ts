@@ -3,7 +3,7 @@ import { SANDBOX_DEFAULTS } from '@app/config';
 import { AppProcess, freePort, ProcessGroup } from './support/processes';
 import { RedisSentinelSet } from './support/redis-sentinel';
 import { uniqueQueuePrefix } from './support/redis-keys';
-import { distributionId, INTAKE_KEY, lead, OPS, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';
+import { distributionId, INTAKE_KEY, lead, OPS, refOf, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';
 import { waitFor } from './support/wait';
 
 /**
@@ -35,10 +35,6 @@ const WORKER_CONCURRENCY = 10;
 /** A CRM retries one lead this long (a failover takes a few seconds), then reports it. */
 const GIVE_UP_MS = 12_000;
 const TEST_TIMEOUT_MS = 60_000;
-
-function refOf(request: Json): string | undefined {
-  return request.body?.prospect?.external_ref?.external_ref;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

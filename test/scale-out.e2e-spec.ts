@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { keyPrefix, LEADS_QUEUE } from '@app/queue';
 import { AppProcess, distinctFreePorts, ProcessGroup } from './support/processes';
 import { REDIS_URL } from './support/redis-keys';
-import { distributionId, lead, SandboxControl, Stack, startSandbox, StartedSandbox } from './support/stack';
+import { distributionId, lead, refOf, SandboxControl, Stack, startSandbox, StartedSandbox } from './support/stack';
 
 /**
  * Scale-out: several delivery-worker processes (the built dist/ app, as in production) share
@@ -20,10 +20,6 @@ const BACKLOG = 1_000;
 const WORKER_CONCURRENCY = 10;
 const POST_PARALLELISM = 50;
 const TEST_TIMEOUT_MS = 120_000;
-
-function refOf(request: Json): string | undefined {
-  return request.body?.prospect?.external_ref?.external_ref;
-}
 
 /** The sandbox's requests per lead (external_ref). */
 function byRef(requests: Json[]): Map<string, Json[]> {

@@ -76,6 +76,11 @@ export async function stopStackWithSandbox(started: Partial<StackWithSandbox>): 
   await started.sandbox?.close();
 }
 
+/** Which lead a request the sandbox recorded was about: its prospect's external_ref. */
+export function refOf(request: Record<string, any>): string | undefined {
+  return request.body?.prospect?.external_ref?.external_ref;
+}
+
 /** Talks to the sandbox's control API over HTTP, as any client would. */
 export class SandboxControl {
   constructor(private readonly url: string) {}
