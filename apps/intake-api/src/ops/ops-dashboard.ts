@@ -30,6 +30,8 @@ const RETRY_ALL_LIMIT = 10_000;
 const RETRY_ONE = `${OPS_DASHBOARD_PATH}/api/queues/:queueName/:jobId/retry`;
 const RETRY_ALL = `${OPS_DASHBOARD_PATH}/api/queues/:queueName/retry/:queueStatus`;
 const READ_METHODS = new Set(['GET', 'HEAD']);
+/** `allowCompletedRetries` (missing from bull-board's typings) hides the retry button of delivered leads. */
+const ADAPTER_OPTIONS = { readOnlyMode: false, allowCompletedRetries: false };
 const READ_ONLY =
   'The dashboard only reads, besides retrying failed leads. To erase a lead use DELETE /v1/leads/{id}; to re-queue failed leads, POST /v1/leads/{id}/retry or POST /v1/ops/leads/retry.';
 
@@ -69,7 +71,7 @@ export async function mountOpsDashboard(fastify: FastifyInstance, { queues, auth
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(OPS_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: false, allowRetries: true, allowCompletedRetries: false } as never)),
+    queues: queues.map((queue) => new BullMQAdapter(queue, ADAPTER_OPTIONS)),
     serverAdapter,
     options: {
       uiConfig: { boardTitle: 'WeGroup leads' },
