@@ -13,6 +13,8 @@ import { IntakeModule } from './intake.module';
 import { LEAD_QUEUE } from './intake.tokens';
 import { LEAD_BATCH_ROUTE } from './leads/lead-batch';
 import { IntakeMetrics } from './metrics/intake.metrics';
+import { LeadOpsService } from './ops/lead-ops.service';
+import { OpsAuthenticator } from './ops/ops-authenticator';
 import { mountOpsDashboard } from './ops/ops-dashboard';
 
 /** 256 KB: a lead is a few KB; anything near this is a mistake or an attack. */
@@ -119,11 +121,14 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   app.get(IntakeMetrics).attach(app.getHttpAdapter().getInstance());
   securityHeaders(app.getHttpAdapter().getInstance());
   app.enableVersioning({ type: VersioningType.URI });
+  // A browser holding the ops credentials must not act for another site: a state-changing
+  // request that Sec-Fetch-Site or Origin says is cross-site is a 403 (curl sends neither).
+  app.enableCsrfProtection();
   requireJsonBodies(app.getHttpAdapter().getInstance());
   requireUtf8Bodies(app.getHttpAdapter().getInstance());
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
-  await mountOpsDashboard(app.getHttpAdapter().getInstance(), [app.get<Queue>(LEAD_QUEUE)], config.intake.ops);
+  await mountOpsDashboard(app.getHttpAdapter().getInstance(), { queues: [app.get<Queue>(LEAD_QUEUE)], authenticator: app.get(OpsAuthenticator), ops: app.get(LeadOpsService) });
   return app;
 }

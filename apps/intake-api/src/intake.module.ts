@@ -24,6 +24,7 @@ import { LeadStatusService } from './leads/lead-status.service';
 import { LeadOpsController } from './ops/lead-ops.controller';
 import { LeadOpsService } from './ops/lead-ops.service';
 import { OpsAuthGuard } from './ops/ops-auth.guard';
+import { OpsAuthenticator } from './ops/ops-authenticator';
 
 @Module({})
 export class IntakeModule implements OnApplicationShutdown {
@@ -89,6 +90,7 @@ export class IntakeModule implements OnApplicationShutdown {
         ApiKeyGuard,
         SourceThrottlerGuard,
         OpsAuthGuard,
+        OpsAuthenticator,
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,

@@ -66,18 +66,41 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
 
   /** `ttl` and `blockDuration` in ms; the record's times in whole seconds, as the guard expects. */
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    const counter = `${this.prefix}:${throttlerName}:${key}`;
     try {
-      const count = async () => {
-        await this.firstConnection;
-        return this.redis.intakeThrottleIncrement(counter, `${counter}:blocked`, ttl, limit, blockDuration);
-      };
-      const [totalHits, windowMs, blocked, blockMs] = await withTimeout(count(), THROTTLE_TIMEOUT_MS);
-      return { totalHits, timeToExpire: seconds(windowMs), isBlocked: blocked === 1, timeToBlockExpire: blocked === 1 ? Math.max(1, seconds(blockMs)) : 0 };
+      return await this.incrementOrThrow(key, ttl, limit, blockDuration, throttlerName, THROTTLE_TIMEOUT_MS);
     } catch (error) {
       this.warn(error as Error);
       return { totalHits: 0, timeToExpire: seconds(ttl), isBlocked: false, timeToBlockExpire: 0 };
     }
+  }
+
+  /** As `increment`, but a Redis that does not answer within `timeoutMs` is an error: for callers that fail closed. */
+  async incrementOrThrow(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+    timeoutMs: number,
+  ): Promise<ThrottlerStorageRecord> {
+    const counter = `${this.prefix}:${throttlerName}:${key}`;
+    const count = async () => {
+      await this.firstConnection;
+      return this.redis.intakeThrottleIncrement(counter, `${counter}:blocked`, ttl, limit, blockDuration);
+    };
+    const [totalHits, windowMs, blocked, blockMs] = await withTimeout(count(), timeoutMs);
+    return { totalHits, timeToExpire: seconds(windowMs), isBlocked: blocked === 1, timeToBlockExpire: blocked === 1 ? Math.max(1, seconds(blockMs)) : 0 };
+  }
+
+  /** Seconds left of the key's block (0: not blocked), without counting a hit. Throws when Redis does not answer. */
+  async blockedFor(key: string, throttlerName: string, timeoutMs: number): Promise<number> {
+    const blocked = `${this.prefix}:${throttlerName}:${key}:blocked`;
+    const read = async () => {
+      await this.firstConnection;
+      return this.redis.pttl(blocked);
+    };
+    const ms = await withTimeout(read(), timeoutMs);
+    return ms > 0 ? Math.max(1, seconds(ms)) : 0;
   }
 
   private warn(error: Error): void {

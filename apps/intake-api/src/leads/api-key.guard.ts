@@ -1,11 +1,15 @@
 import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ProblemException } from '../common/problem';
 import { INTAKE_API_KEYS, INTAKE_WEBHOOK_SECRETS } from '../intake.tokens';
+import { OPS_MAY_READ } from '../ops/ops-auth.guard';
+import { OpsAuthenticator } from '../ops/ops-authenticator';
 import { WebhookSignatureVerifier } from './webhook-signature';
 
 export interface SourceRequest extends FastifyRequest {
+  /** The CRM source; never set on a request authenticated with the ops credentials. */
   source?: string;
   /** The verified `webhook-id` of a signed request. */
   webhookId?: string;
@@ -22,7 +26,8 @@ type MemoRequest = SourceRequest & { [AUTHENTICATION]?: Authentication };
  * Authenticates a CRM by its `X-API-Key` and records which source it is. Keys are compared
  * as SHA-256 digests in constant time, so timing does not reveal a key's prefix. A source
  * with signing secrets (INTAKE_WEBHOOK_SECRETS) must also sign every request (Standard
- * Webhooks), so a leaked key alone is not enough.
+ * Webhooks), so a leaked key alone is not enough. A route marked `@OpsMayRead()` also takes the
+ * ops credentials (HTTP basic auth) instead of a key, and then sees every source's leads.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -32,13 +37,20 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     @Inject(INTAKE_API_KEYS) apiKeys: Map<string, string>,
     @Inject(INTAKE_WEBHOOK_SECRETS) webhookSecrets: Map<string, string[]>,
+    private readonly reflector: Reflector,
+    private readonly ops: OpsAuthenticator,
   ) {
     this.keys = [...apiKeys].map(([key, source]) => ({ digest: digest(key), source }));
     this.signatures = new WebhookSignatureVerifier(webhookSecrets);
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<SourceRequest>();
+    const basicAuth = /^Basic /i.test(request.headers.authorization ?? '');
+    if (basicAuth && request.headers['x-api-key'] === undefined && this.reflector.get<boolean>(OPS_MAY_READ, context.getHandler())) {
+      await this.ops.authenticate(request);
+      return true;
+    }
     const authentication = this.authenticate(request);
     if ('error' in authentication) throw authentication.error;
     request.source = authentication.source;

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Logger, Param, Po
 import { ConfigService } from '@nestjs/config';
 import {
   ApiAcceptedResponse,
+  ApiBasicAuth,
   ApiBody,
   ApiConsumes,
   ApiHeader,
@@ -18,6 +19,7 @@ import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { StrictValidationPipe } from '../common/strict-validation.pipe';
 import type { LeadBatchStatuses } from '../metrics/intake.metrics';
+import { OpsMayRead } from '../ops/ops-auth.guard';
 import { ApiKeyGuard, SourceRequest } from './api-key.guard';
 import { batchFieldErrors, batchLeads, describeLeadErrors, MAX_BATCH_LEADS } from './lead-batch';
 import { CreateLeadBatchDto, LeadBatchItemDto, LeadBatchResultDto } from './lead-batch.dto';
@@ -237,7 +239,10 @@ export class LeadIntakeController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'What became of a lead', description: 'Only leads posted by your source are visible.' })
+  // Ops read why any lead failed without a CRM's key (request.source stays unset: every source).
+  @OpsMayRead()
+  @ApiBasicAuth('ops')
+  @ApiOperation({ summary: 'What became of a lead', description: 'Only leads posted by your source are visible; the ops credentials see every lead.' })
   @ApiOkResponse({ type: LeadStatusDto })
   @ApiProblemResponses(ApiProblems.unauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
   async find(@Param('id') id: string, @Req() request: SourceRequest): Promise<LeadStatusDto> {

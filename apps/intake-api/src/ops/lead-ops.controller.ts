@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags
 import { LeadAcceptedDto } from '@app/leads';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
-import { OpsAuthGuard } from './ops-auth.guard';
+import { OpsAuthGuard, OpsJsonBody } from './ops-auth.guard';
 import { LeadOpsService } from './lead-ops.service';
 
 @ApiTags('ops')
@@ -36,6 +36,7 @@ export class LeadOpsController {
 
   @Post('ops/leads/retry')
   @HttpCode(HttpStatus.OK)
+  @OpsJsonBody()
   @ApiOperation({ summary: 'Re-queue failed leads in bulk, filtered by failure reason and time range' })
   @ApiOkResponse({ type: BulkRetryResultDto })
   @ApiProblemResponses(ApiProblems.badRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)

@@ -1,28 +1,33 @@
-import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { ProblemException } from '../common/problem';
-import { OPS_CREDENTIALS } from '../intake.tokens';
-import { OpsCredentials, opsCredentialsMatch } from './ops-dashboard';
+import { OpsAuthenticator } from './ops-authenticator';
+import { opsContentTypeProblem } from './ops-request-policy';
 
-/** HTTP basic auth with the ops credentials, for the ops routes of the API. */
+/** A lead route that also answers to the ops credentials, with the same view (ApiKeyGuard reads it). */
+export const OPS_MAY_READ = 'ops-may-read';
+export const OpsMayRead = () => SetMetadata(OPS_MAY_READ, true);
+
+/** An ops action that reads a JSON body: it needs `Content-Type: application/json`, even when empty. */
+const OPS_JSON_BODY = 'ops-json-body';
+export const OpsJsonBody = () => SetMetadata(OPS_JSON_BODY, true);
+
+/**
+ * HTTP basic auth with the ops credentials, for the ops routes of the API; mutating routes
+ * take JSON only. Cross-site requests never get here (the app's CSRF protection refuses them).
+ */
 @Injectable()
 export class OpsAuthGuard implements CanActivate {
-  constructor(@Inject(OPS_CREDENTIALS) private readonly credentials: OpsCredentials) {}
+  constructor(
+    private readonly authenticator: OpsAuthenticator,
+    private readonly reflector: Reflector,
+  ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const header = request.headers.authorization ?? '';
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-    const decoded = match ? Buffer.from(match[1], 'base64').toString('utf8') : '';
-    const colon = decoded.indexOf(':');
-    if (colon < 0 || !opsCredentialsMatch(this.credentials, decoded.slice(0, colon), decoded.slice(colon + 1))) {
-      throw new ProblemException(
-        HttpStatus.UNAUTHORIZED,
-        match ? 'The ops credentials are wrong.' : 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD.',
-        undefined,
-        { 'WWW-Authenticate': 'Basic realm="WeGroup lead ops"' },
-      );
-    }
+    await this.authenticator.authenticate(request);
+    const problem = opsContentTypeProblem(request, this.reflector.get<boolean>(OPS_JSON_BODY, context.getHandler()) === true);
+    if (problem) throw problem;
     return true;
   }
 }

@@ -1,0 +1,97 @@
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { getStorageToken } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ProblemException, RedisUnavailableException } from '../common/problem';
+import { RedisThrottlerStorage } from '../common/redis-throttler.storage';
+import { REDIS_ANSWER_TIMEOUT_MS } from '../common/redis-timeout';
+import { OPS_CREDENTIALS } from '../intake.tokens';
+
+export interface OpsCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * Failed ops logins allowed per client address in a window; the next one blocks the address
+ * for OPS_LOGIN_BLOCK_MS, correct credentials included (else the block would still answer
+ * which guess is right).
+ */
+export const OPS_LOGIN_FAILURES = 10;
+export const OPS_LOGIN_WINDOW_MS = 15 * 60_000;
+export const OPS_LOGIN_BLOCK_MS = 15 * 60_000;
+const THROTTLER_NAME = 'ops-login';
+const REALM = 'Basic realm="WeGroup lead ops"';
+
+export function opsCredentialsMatch(expected: OpsCredentials, username: string, password: string): boolean {
+  const same = (a: string, b: string) => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+  // Both comparisons always run, so timing does not tell which one failed.
+  const userOk = same(expected.username, username);
+  const passwordOk = same(expected.password, password);
+  return userOk && passwordOk;
+}
+
+/** The username and password of an `Authorization: Basic` header; null when there is none. */
+export function basicCredentials(header: string | undefined): { username: string; password: string } | null {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
+  if (!match) return null;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? { username: decoded, password: '' } : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * HTTP basic auth with the ops credentials, for the API's ops routes and the dashboard alike.
+ * Wrong credentials are counted per client address in Redis (shared by every intake instance,
+ * the address as INTAKE_TRUST_PROXY resolves it); a request without credentials is no guess
+ * and is not counted. When Redis does not answer, ops sign-in fails closed (503): the count
+ * could not be kept, and every ops route needs Redis anyway.
+ */
+@Injectable()
+export class OpsAuthenticator {
+  private readonly logger = new Logger(OpsAuthenticator.name);
+
+  constructor(
+    @Inject(OPS_CREDENTIALS) private readonly credentials: OpsCredentials,
+    @Inject(getStorageToken()) private readonly storage: RedisThrottlerStorage,
+  ) {}
+
+  /** Resolves when the request carries the ops credentials; otherwise throws the 401, 429 or 503 to answer. */
+  async authenticate(request: FastifyRequest): Promise<void> {
+    const presented = basicCredentials(request.headers.authorization);
+    if (!presented) {
+      throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD (the Authorization header).', undefined, {
+        'WWW-Authenticate': REALM,
+      });
+    }
+    const address = `ip:${request.ip}`;
+    const blockedFor = await this.redis(this.storage.blockedFor(address, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS));
+    if (blockedFor > 0) throw tooManyFailures(blockedFor);
+    if (opsCredentialsMatch(this.credentials, presented.username, presented.password)) return;
+    const record = await this.redis(
+      this.storage.incrementOrThrow(address, OPS_LOGIN_WINDOW_MS, OPS_LOGIN_FAILURES, OPS_LOGIN_BLOCK_MS, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS),
+    );
+    if (record.isBlocked) {
+      this.logger.warn(`Ops sign-in blocked for ${request.ip}: more than ${OPS_LOGIN_FAILURES} wrong credentials`);
+      throw tooManyFailures(record.timeToBlockExpire);
+    }
+    throw new ProblemException(HttpStatus.UNAUTHORIZED, 'The ops credentials in the Authorization header are wrong.', undefined, { 'WWW-Authenticate': REALM });
+  }
+
+  private async redis<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch {
+      throw new RedisUnavailableException('Ops sign-in is unavailable: Redis, where failed sign-ins are counted, does not answer. Retry later.');
+    }
+  }
+}
+
+function tooManyFailures(retryAfter: number): ProblemException {
+  return new ProblemException(
+    HttpStatus.TOO_MANY_REQUESTS,
+    `Too many wrong ops credentials from this address: at most ${OPS_LOGIN_FAILURES} per ${OPS_LOGIN_WINDOW_MS / 60_000} min. Retry after ${retryAfter} s.`,
+    undefined,
+    { 'Retry-After': String(retryAfter) },
+  );
+}
