@@ -159,7 +159,7 @@ describe('OpenAPI document served at /docs-json', () => {
     const answer = async (path: string, init: RequestInit) => {
       const response = await fetch(`${stack.url}${path}`, init);
       expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      return { status: response.status, ...((await response.json()) as Json) };
+      return { status: response.status, ...((await response.json()) as Json) } as Json;
     };
 
     const noKey = await answer('/v1/leads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(lead()) });
