@@ -20,7 +20,7 @@ export class SsoConnectionsController {
     description: "Redirects to WeGroup's sign-in (Authorization Code + PKCE). Open it in a browser; the broker signs in and consents.",
   })
   @ApiFoundResponse({ description: "Redirect to WeGroup's authorization endpoint." })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.ssoNotConfigured, ApiProblems.signInUnreachable, ApiProblems.unavailable)
   async start(@Res() reply: FastifyReply): Promise<void> {
     const location = await this.connections.start();
     void reply.status(302).header('Location', location).header('Cache-Control', 'no-store').send();
@@ -46,7 +46,7 @@ export class SsoConnectionsController {
   @ApiBasicAuth('ops')
   @ApiOperation({ summary: 'SSO connections, with granted scopes and the features they enable (never tokens)' })
   @ApiOkResponse({ type: [ConnectionDto] })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.ssoNotConfigured, ApiProblems.unavailable)
   list() {
     return this.connections.list();
   }
@@ -56,7 +56,7 @@ export class SsoConnectionsController {
   @ApiBasicAuth('ops')
   @ApiOperation({ summary: 'One SSO connection' })
   @ApiOkResponse({ type: ConnectionDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.connectionNotFound, ApiProblems.unavailable)
   get(@Param('id') id: string) {
     return this.connections.get(id);
   }
@@ -66,7 +66,7 @@ export class SsoConnectionsController {
   @ApiBasicAuth('ops')
   @ApiOperation({ summary: 'Forget an SSO connection and its tokens' })
   @ApiOkResponse({ type: ConnectionDto, description: 'The connection that was deleted.' })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.connectionNotFound, ApiProblems.unavailable)
   delete(@Param('id') id: string) {
     return this.connections.delete(id);
   }

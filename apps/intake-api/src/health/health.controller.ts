@@ -1,9 +1,22 @@
-import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpStatus, Inject, ServiceUnavailableException, VERSION_NEUTRAL } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { RedisClient } from '@app/queue';
 import { RedisHealthIndicator } from '@app/queue';
+import { ProblemException } from '../common/problem';
+import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { INTAKE_REDIS } from '../intake.tokens';
+
+/** What a health answer looks like (terminus's own documentation shows a made-up `database` check). */
+const healthAnswer = (info: Record<string, unknown>) =>
+  ApiOkResponse({
+    description: 'Healthy.',
+    schema: {
+      type: 'object',
+      properties: { status: { type: 'string', enum: ['ok'] }, info: { type: 'object' }, error: { type: 'object' }, details: { type: 'object' } },
+      example: { status: 'ok', info, error: {}, details: info },
+    },
+  });
 
 @ApiTags('health')
 @Controller({ path: 'health', version: VERSION_NEUTRAL })
@@ -15,16 +28,25 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({ summary: 'The process is up (no dependencies checked).' })
+  @healthAnswer({})
   live() {
     return this.health.check([]);
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({ summary: 'Ready to accept leads: Redis answers. 503 otherwise.' })
-  ready() {
-    return this.health.check([() => this.redisHealth.isHealthy('redis', this.redis)]);
+  @healthAnswer({ redis: { status: 'up', latency_ms: 1 } })
+  @ApiProblemResponses(ApiProblems.notReady)
+  async ready() {
+    try {
+      return await this.health.check([() => this.redisHealth.isHealthy('redis', this.redis)]);
+    } catch (error) {
+      // Terminus's answer has no `message`, so the problem filter would say only "Service Unavailable Exception".
+      if (error instanceof ServiceUnavailableException) throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'Not ready: Redis (the lead queue) does not answer.');
+      throw error;
+    }
   }
 }

@@ -122,7 +122,8 @@ export class LeadIntakeController {
     @Body() dto: CreateLeadDto,
     @Req() request: SourceRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    // Spelled as the @ApiHeader above so the document lists one optional header (Nest looks it up lower-cased).
+    @Headers('Idempotency-Key') idempotencyKey?: string,
   ): Promise<LeadAcceptedDto | LeadStatusDto> {
     const key = this.idempotencyKey(request, idempotencyKey);
     const accepted = await this.intake.accept(dto, request.source!, key, request.id);
@@ -178,7 +179,8 @@ export class LeadIntakeController {
   async createBatch(
     @Body() body: unknown,
     @Req() request: SourceRequest & LeadBatchStatuses,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    // As on create(): the @ApiHeader's spelling, so the document has no second, required copy.
+    @Headers('Idempotency-Key') idempotencyKey?: string,
   ): Promise<LeadBatchResultDto> {
     const key = this.idempotencyKey(request, idempotencyKey);
     const leads = batchLeads(body);

@@ -17,7 +17,7 @@ export class LeadOpsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Re-queue one failed lead with a fresh retry schedule (its history is kept)' })
   @ApiAcceptedResponse({ type: LeadAcceptedDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.notRetryable, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsLeadNotFound, ApiProblems.notRetryable, ApiProblems.unavailable)
   async retry(@Param('id') id: string): Promise<LeadAcceptedDto> {
     await this.ops.retry(id, 'ops');
     return { id, status: 'queued' };
@@ -29,7 +29,7 @@ export class LeadOpsController {
     description: 'A queued lead is cancelled and removed; a delivered or failed one keeps only its metadata. Says what it removed.',
   })
   @ApiOkResponse({ type: ErasureResultDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.notFound, ApiProblems.busy, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsLeadNotFound, ApiProblems.busy, ApiProblems.unavailable)
   erase(@Param('id') id: string): Promise<ErasureResultDto> {
     return this.ops.erase(id);
   }
@@ -39,7 +39,7 @@ export class LeadOpsController {
   @OpsJsonBody()
   @ApiOperation({ summary: 'Re-queue failed leads in bulk, filtered by failure reason and time range' })
   @ApiOkResponse({ type: BulkRetryResultDto })
-  @ApiProblemResponses(ApiProblems.badRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
   retryMany(@Body() filter: BulkRetryDto): Promise<BulkRetryResultDto> {
     return this.ops.retryMany(filter, 'ops');
   }
