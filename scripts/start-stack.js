@@ -3,7 +3,7 @@
 /**
  * `npm start`: the whole local stack without Docker (Redis must be running).
  *
- * 1. builds dist/ if an app's main.js is missing;
+ * 1. builds dist/ when an app's main.js is missing or older than a source it is built from;
  * 2. checks that Redis answers (scripts/require-redis.js);
  * 3. runs the WeGroup sandbox, the intake API and the delivery worker as child processes,
  *    with demo defaults for every variable that is not already set, and their output
@@ -22,13 +22,19 @@ const IS_WINDOWS = process.platform === 'win32';
 /** Past this, children still running after a stop request are killed outright. */
 const STOP_TIMEOUT_MS = 40_000;
 
+// Published demo values, listed once for the apps too: outside WEGROUP_ENV=sandbox the apps
+// refuse them at boot, naming the variable.
+const PUBLISHED = require('../libs/config/src/published-demo-secrets.json');
 const DEMO = {
-  apiKey: 'demo-intake-key-0123456789',
+  source: PUBLISHED.intakeSource,
+  apiKey: PUBLISHED.secrets.INTAKE_API_KEYS,
   opsUsername: 'ops',
-  opsPassword: 'ops-password-change-me',
-  // A fixed, published demo key: fine for the sandbox, never for real lead data.
-  dataKey: 'demo:ZGVtby1vbmx5LWRlbW8tb25seS1kZW1vLW9ubHktISE=',
+  opsPassword: PUBLISHED.secrets.OPS_PASSWORD,
+  dataKey: PUBLISHED.secrets.DATA_ENCRYPTION_KEY,
 };
+
+/** What the bundles are built from: a change to any of these makes dist/ stale. */
+const BUILD_INPUTS = ['apps', 'libs', 'package-lock.json', 'nest-cli.json', 'tsconfig.json', 'tsconfig.build.json'];
 
 const APPS = [
   { name: 'sandbox', app: 'wegroup-sandbox' },
@@ -59,7 +65,7 @@ function buildEnv() {
   // REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude one another.
   if (!isSet(env, 'REDIS_CLUSTER_NODES') && !isSet(env, 'REDIS_SENTINELS')) fill('REDIS_URL', 'redis://127.0.0.1:6379');
   fill('QUEUE_PREFIX', 'wg');
-  fill('INTAKE_API_KEYS', `demo-crm:${DEMO.apiKey}`);
+  fill('INTAKE_API_KEYS', `${DEMO.source}:${DEMO.apiKey}`);
   fill('OPS_USERNAME', DEMO.opsUsername);
   fill('OPS_PASSWORD', DEMO.opsPassword);
   fill('DATA_ENCRYPTION_KEY', DEMO.dataKey);
@@ -89,13 +95,9 @@ function printBanner(env, defaults) {
   const lines = [
     '',
     `  Swagger UI    ${base}/docs`,
-    `  Ops dashboard ${base}/ops/queues` +
-      (defaults.OPS_USERNAME && defaults.OPS_PASSWORD
-        ? `  (user ${DEMO.opsUsername}, password ${DEMO.opsPassword})`
-        : '  (OPS_USERNAME / OPS_PASSWORD)'),
-    defaults.INTAKE_API_KEYS
-      ? `  Demo API key  X-API-Key: ${DEMO.apiKey}  (source demo-crm)`
-      : '  API keys      from INTAKE_API_KEYS (header X-API-Key)',
+    // Never a secret here, demo or not: the README's "Try it" has the demo values.
+    `  Ops dashboard ${base}/ops/queues  (OPS_USERNAME / OPS_PASSWORD` + (defaults.OPS_PASSWORD ? ': the demo password, see README' : '') + ')',
+    `  API keys      header X-API-Key, from INTAKE_API_KEYS` + (defaults.INTAKE_API_KEYS ? ` (the demo key of source ${DEMO.source}, see README)` : ''),
     `  WeGroup       ${env.WEGROUP_ENV.trim()}` + (env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL ? ` at ${(env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL).trim()}` : ''),
     `  Redis         ${redisBanner(env)}`,
     '',
@@ -111,10 +113,36 @@ function pipeWithPrefix(stream, out, prefix) {
   lines.on('line', (line) => out.write(`${prefix} ${line}\n`));
 }
 
+/** Newest modification time (ms) under `entry`, a file or a folder. */
+function newestMtime(entry) {
+  const stat = fs.statSync(entry, { throwIfNoEntry: false });
+  if (!stat) return 0;
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = 0;
+  for (const child of fs.readdirSync(entry)) {
+    if (child === 'node_modules' || child.startsWith('.') || /\.spec\.ts$/.test(child)) continue;
+    newest = Math.max(newest, newestMtime(path.join(entry, child)));
+  }
+  return newest;
+}
+
+/**
+ * Why dist/ must be (re)built, or null when it is current: a bundle is missing, or a source
+ * changed after the oldest bundle was written (a pull or an edit since the last build).
+ */
+function buildReason(root = ROOT) {
+  const mains = APPS.map((app) => path.join(root, app.main));
+  const missing = mains.filter((main) => !fs.existsSync(main));
+  if (missing.length > 0) return `${missing.map((main) => path.relative(root, main)).join(', ')} missing`;
+  const built = Math.min(...mains.map((main) => fs.statSync(main).mtimeMs));
+  const changed = BUILD_INPUTS.find((input) => newestMtime(path.join(root, input)) > built);
+  return changed ? `${changed} changed since the last build` : null;
+}
+
 function main() {
-  const missing = APPS.filter((app) => !fs.existsSync(path.join(ROOT, app.main)));
-  if (missing.length > 0) {
-    log(`${missing.map((app) => app.main).join(', ')} missing: running npm run build`);
+  const reason = buildReason();
+  if (reason) {
+    log(`${reason}: running npm run build`);
     const status = runSync('npm', ['run', 'build'], process.env);
     if (status !== 0) {
       process.stderr.write(`[stack] npm run build failed (exit ${status})\n`);
@@ -125,6 +153,10 @@ function main() {
       process.stderr.write(`[stack] the build did not produce ${stillMissing.map((app) => app.main).join(', ')}\n`);
       process.exit(1);
     }
+    // webpack leaves a bundle whose content did not change untouched (compareBeforeEmit):
+    // mark all as built now, or the same change would rebuild on every start.
+    const now = new Date();
+    for (const app of APPS) fs.utimesSync(path.join(ROOT, app.main), now, now);
   }
 
   const { env, defaults } = buildEnv();
@@ -207,4 +239,6 @@ function main() {
   process.on('exit', () => stopAll('SIGKILL'));
 }
 
-main();
+module.exports = { buildReason };
+
+if (require.main === module) main();

@@ -6,7 +6,7 @@ import { Keyring, WorkerAppConfig } from '@app/config';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord, openLead, sealLogEntry } from '@app/leads';
 import {
   attemptsFor,
-  checkEvictionPolicy,
+  checkRedisDurability,
   CircuitBreaker,
   DEFAULT_RATE_LIMIT_PAUSE_MS,
   keyPrefix,
@@ -86,7 +86,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
 
   onApplicationBootstrap(): void {
     const { redis: redisConfig, delivery } = this.config;
-    void checkEvictionPolicy(this.redis, this.logger);
+    void checkRedisDurability(this.redis, this.logger);
     // Every line logged about a lead carries its request id (from the intake) and lead id.
     const processor = (job: Job<DeliverLeadJobData, DeliveryResult>) =>
       withLogContext({ request_id: job.data.request_id, lead_id: job.data.lead_id }, () => this.process(job));

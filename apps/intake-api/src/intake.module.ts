@@ -6,7 +6,7 @@ import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestj
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
 import { IntakeAppConfig } from '@app/config';
-import { checkEvictionPolicy, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator, ReplicaAck } from '@app/queue';
+import { checkRedisDurability, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator, ReplicaAck } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -62,7 +62,7 @@ export class IntakeModule implements OnApplicationShutdown {
           provide: INTAKE_REDIS,
           useFactory: async () => {
             const client = createRedis(config.redis, 'producer', 'intake-api');
-            void checkEvictionPolicy(client, new Logger('Redis'));
+            void checkRedisDurability(client, new Logger('Redis'));
             return client;
           },
         },

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ConfigError, Env, integer, list, oneOf, optionalString, string, url } from './env';
 import { Keyring, KeyringKey } from './keyring';
+import { DEMO_SECRETS, isDemoDataKey, isSandbox, refuseDemoSecret } from './demo-secrets';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from '@app/wegroup/scopes';
 import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from '@app/wegroup/hosts';
 
@@ -143,13 +144,19 @@ export interface WorkerAppConfig {
   retention: RetentionConfig;
 }
 
+/**
+ * The intake never calls WeGroup: it reads none of the worker's WeGroup settings (token,
+ * scopes, URLs), only what it needs to answer 422 for a lead with no route (the default
+ * distribution and WEGROUP_SSO_ONLY), so compose gives the token to the worker alone.
+ */
 export function readIntakeAppConfig(env: Env): IntakeAppConfig {
+  const sso = readSsoConfig(env);
   return {
     redis: readRedisConfig(env),
     intake: readIntakeConfig(env),
     defaultDistributionId: readDefaultDistributionId(env),
-    apiTokenConfigured: readWeGroupConfig(env).apiToken !== null,
-    sso: readSsoConfig(env),
+    apiTokenConfigured: !readSsoOnly(env, sso !== null),
+    sso,
     dataKeyring: readDataKeyring(env),
     retry: readRetryConfig(env),
     retention: readRetentionConfig(env),
@@ -174,7 +181,7 @@ export interface SandboxDefaults {
 
 /** What the sandbox accepts out of the box, so `npm start` works without credentials. */
 export const SANDBOX_DEFAULTS: SandboxDefaults = {
-  apiToken: 'sandbox-api-token',
+  apiToken: DEMO_SECRETS.WEGROUP_API_TOKEN,
   distributionId: '11111111-2222-4333-8444-555555555555',
 };
 
@@ -273,12 +280,45 @@ export function isDistributionId(value: string): boolean {
 
 /** The distribution that receives leads posted without one. */
 export function readDefaultDistributionId(env: Env): string {
-  const sandbox = oneOf(env, 'WEGROUP_ENV', WEGROUP_ENVIRONMENTS, 'sandbox') === 'sandbox';
+  const sandbox = isSandbox(env);
   const id = string(env, 'WEGROUP_DISTRIBUTION_ID', sandbox ? SANDBOX_DEFAULTS.distributionId : undefined);
   if (!isDistributionId(id)) {
     throw new ConfigError('WEGROUP_DISTRIBUTION_ID', 'may hold only letters, digits, "_" and "-" (at most 128)');
   }
+  // Compose fills in the sandbox's distribution; real WeGroup has no such distribution.
+  if (!sandbox && id === SANDBOX_DEFAULTS.distributionId) {
+    throw new ConfigError('WEGROUP_DISTRIBUTION_ID', "is the sandbox's demo distribution: outside WEGROUP_ENV=sandbox set the distribution id WeGroup gave you");
+  }
   return id;
+}
+
+/**
+ * WEGROUP_SSO_ONLY=true: with SSO on, leads go through SSO connections only and no API token
+ * delivers to WEGROUP_DISTRIBUTION_ID. Both apps read it, so the intake knows the worker's
+ * routes without holding the worker's token.
+ */
+export function readSsoOnly(env: Env, ssoEnabled: boolean): boolean {
+  const ssoOnly = oneOf(env, 'WEGROUP_SSO_ONLY', ['true', 'false'] as const, 'false') === 'true';
+  if (ssoOnly && !ssoEnabled) {
+    throw new ConfigError('WEGROUP_SSO_ONLY', 'is true but WEGROUP_SSO_CLIENT_ID is not set: without SSO the API token is the only way to WeGroup');
+  }
+  return ssoOnly;
+}
+
+function readApiToken(env: Env, sandbox: boolean): string | null {
+  const ssoEnabled = optionalString(env, 'WEGROUP_SSO_CLIENT_ID') !== undefined;
+  const token = optionalString(env, 'WEGROUP_API_TOKEN');
+  if (readSsoOnly(env, ssoEnabled)) {
+    if (token !== undefined) {
+      throw new ConfigError('WEGROUP_API_TOKEN', 'is set but WEGROUP_SSO_ONLY=true (leads go through SSO connections only): unset one of them');
+    }
+    return null;
+  }
+  if (token === undefined && !sandbox) {
+    throw new ConfigError('WEGROUP_API_TOKEN', `is required but not set${ssoEnabled ? ' (or set WEGROUP_SSO_ONLY=true to deliver through SSO connections only)' : ''}`);
+  }
+  refuseDemoSecret(env, 'WEGROUP_API_TOKEN', token === DEMO_SECRETS.WEGROUP_API_TOKEN);
+  return token ?? SANDBOX_DEFAULTS.apiToken;
 }
 
 export function readWeGroupConfig(env: Env): WeGroupConfig {
@@ -299,10 +339,7 @@ export function readWeGroupConfig(env: Env): WeGroupConfig {
   return {
     env: wgEnv,
     apiUrl,
-    // With SSO, leads may go through connections only; otherwise the token is the way in.
-    apiToken: optionalString(env, 'WEGROUP_SSO_CLIENT_ID')
-      ? (optionalString(env, 'WEGROUP_API_TOKEN') ?? null)
-      : string(env, 'WEGROUP_API_TOKEN', sandbox ? SANDBOX_DEFAULTS.apiToken : undefined),
+    apiToken: readApiToken(env, sandbox),
     apiTokenScopes,
     distributionId: readDefaultDistributionId(env),
     timeoutMs: integer(env, 'WEGROUP_TIMEOUT_MS', 15_000, 100, 300_000),
@@ -354,6 +391,8 @@ export function readDataKeyring(env: Env): Keyring {
     return { id, key };
   };
   const current = parse('DATA_ENCRYPTION_KEY', string(env, 'DATA_ENCRYPTION_KEY'));
+  // Old keys may still hold the demo key: data sealed under it stays readable while moving off it.
+  refuseDemoSecret(env, 'DATA_ENCRYPTION_KEY', isDemoDataKey(current.key));
   const older = list(env, 'DATA_ENCRYPTION_OLD_KEYS').map((entry) => parse('DATA_ENCRYPTION_OLD_KEYS', entry));
   return new Keyring(current, older);
 }
@@ -411,10 +450,12 @@ export function readIntakeConfig(env: Env): IntakeConfig {
     }
     if (key.length < 16) throw new ConfigError('INTAKE_API_KEYS', `key for source "${source}" is shorter than 16 characters`);
     if (apiKeys.has(key)) throw new ConfigError('INTAKE_API_KEYS', `the key for source "${source}" is used twice`);
+    refuseDemoSecret(env, 'INTAKE_API_KEYS', key === DEMO_SECRETS.INTAKE_API_KEYS, `the key for source "${source}"`);
     apiKeys.set(key, source);
   }
   const ops = { username: string(env, 'OPS_USERNAME'), password: string(env, 'OPS_PASSWORD') };
   if (ops.password.length < 8) throw new ConfigError('OPS_PASSWORD', 'must be at least 8 characters');
+  refuseDemoSecret(env, 'OPS_PASSWORD', ops.password === DEMO_SECRETS.OPS_PASSWORD);
   return {
     port: integer(env, 'PORT', 3000, 1, 65535),
     apiKeys,

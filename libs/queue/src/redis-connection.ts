@@ -105,31 +105,42 @@ export function primaries(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
 }
 
-/** Warns loudly when Redis may evict keys: an evicted job is a lost lead. */
-export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
-  if (client instanceof Cluster && client.status !== 'ready') {
-    // Nodes are known once the cluster is ready; a client closed meanwhile has none to check.
+/**
+ * Warns loudly at startup when Redis may lose queued leads: it may evict keys (an evicted job
+ * is a lost lead), or it has no AOF (a restart loses what was accepted since the last snapshot).
+ */
+export async function checkRedisDurability(client: RedisClient, logger: Logger): Promise<void> {
+  if (client.status !== 'ready') {
+    // A Cluster knows its nodes once ready, and the intake's client queues nothing while
+    // offline (its CONFIG GET would fail at once); a client closed meanwhile has none to check.
     const ready = await new Promise<boolean>((resolve) => {
       client.once('ready', () => resolve(true));
       client.once('end', () => resolve(false));
     });
     if (!ready) return;
   }
-  const policies = await Promise.all(
-    primaries(client).map(async (node) => {
-      try {
-        const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
-        return reply?.[1];
-      } catch {
-        // CONFIG may be disabled (managed Redis); nothing to check then.
-        return undefined;
-      }
-    }),
+  const settings = await Promise.all(
+    primaries(client).map(async (node) => ({ policy: await configValue(node, 'maxmemory-policy'), aof: await configValue(node, 'appendonly') })),
   );
-  const policy = policies.find((p) => p && p !== 'noeviction');
+  const policy = settings.find((s) => s.policy && s.policy !== 'noeviction')?.policy;
   if (policy) {
     logger.warn(
       `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may delete queued leads. Set maxmemory-policy noeviction.`,
     );
+  }
+  if (settings.some((s) => s.aof === 'no')) {
+    logger.warn(
+      'Redis appendonly is "no": a Redis restart loses the leads accepted since its last snapshot, though each was answered 202. Set appendonly yes.',
+    );
+  }
+}
+
+async function configValue(node: Redis, name: string): Promise<string | undefined> {
+  try {
+    const reply = (await node.config('GET', name)) as string[];
+    return reply?.[1];
+  } catch {
+    // CONFIG may be disabled (managed Redis); nothing to check then.
+    return undefined;
   }
 }
