@@ -72,7 +72,8 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
   const post = (body: string | Buffer, headers: Headers) => send(`${stack.url}/v1/leads`, 'POST', body, { ...JSON_TYPE, ...headers });
   const postSigned = (body: string, secret = NEW_SECRET, options?: Parameters<typeof signed>[2]) =>
     post(body, { 'x-api-key': SIGNED_KEY, ...signed(secret, body, options) });
-  const getSigned = (id: string) => send(`${stack.url}/v1/leads/${id}`, 'GET', undefined, { 'x-api-key': SIGNED_KEY, ...signed(NEW_SECRET, '') });
+  // A GET signs its method and target in place of a body.
+  const getSigned = (id: string) => send(`${stack.url}/v1/leads/${id}`, 'GET', undefined, { 'x-api-key': SIGNED_KEY, ...signed(NEW_SECRET, `GET /v1/leads/${id}`) });
 
   beforeAll(async () => {
     ({ sandbox, control, stack } = await startStackWithSandbox('hardening', {
@@ -155,7 +156,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
         status: 401,
         detail: expect.stringMatching(/webhook-timestamp header must be a Unix time/),
       });
-      // A GET is signed too (over the empty body).
+      // A GET is signed too (over its method and target).
       const { id } = (await postSigned(JSON.stringify(lead()))).body;
       expect((await send(`${stack.url}/v1/leads/${id}`, 'GET', undefined, { 'x-api-key': SIGNED_KEY })).status).toBe(401);
       expect((await getSigned(id)).status).toBe(200);
@@ -509,7 +510,7 @@ describe('intake hardening: signed webhooks, throttling, input limits, security 
           const headers: Headers = { ...extra };
           if (type !== undefined) headers['content-type'] = type;
           if (key !== undefined) headers['x-api-key'] = key;
-          if (sign) Object.assign(headers, signed(NEW_SECRET, method === 'GET' ? '' : payload));
+          if (sign) Object.assign(headers, signed(NEW_SECRET, method === 'GET' ? `GET ${path}` : payload));
           if (path.startsWith('/v1/ops')) headers.authorization = OPS_AUTH;
           const hasBody = method !== 'GET';
           const response = await fetch(`${stack.url}${path}`, { method, headers, body: hasBody ? payload : undefined });

@@ -271,7 +271,7 @@ describe('logs and metrics: nothing secret in any log line, a request id that fo
     worker.until(
       `lead ${id} to be ${statuses.join('/')}`,
       async () => {
-        const headers = { 'x-api-key': key, ...(key === SECRETS.signedSourceKey ? signed('') : {}) };
+        const headers = { 'x-api-key': key, ...(key === SECRETS.signedSourceKey ? signed(`GET /v1/leads/${id}`) : {}) };
         const view = await http(`GET /v1/leads/${id}`, `${intakeUrl}/v1/leads/${id}`, { headers });
         return statuses.includes(view.body.status) ? view.body : undefined;
       },

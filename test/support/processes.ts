@@ -10,6 +10,10 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** How production starts each app (its Node flags: the intake's and the worker's heap cap). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { nodeCommand } = require('../../scripts/apps') as { nodeCommand: (app: string) => string[] };
+
 export const APP_MAINS = {
   'intake-api': 'dist/apps/intake-api/main.js',
   'delivery-worker': 'dist/apps/delivery-worker/main.js',
@@ -130,7 +134,8 @@ export class ProcessGroup {
 
   /** `env` is the child's whole environment (plus PATH and NO_COLOR): nothing leaks from the caller's shell. */
   spawn(app: AppName, env: Record<string, string>, label: string = app): AppProcess {
-    const child = spawn(process.execPath, [APP_MAINS[app]], {
+    // With the flags production uses, so a test sees the heap cap the app really runs under.
+    const child = spawn(process.execPath, nodeCommand(app), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,15 +2,18 @@ import { HttpStatus, VersioningType } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import helmet, { HelmetOptions } from 'helmet';
 import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
 import { IntakeAppConfig } from '@app/config';
 import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
+import { BodyBudget, markInexactNumbers } from './common/body-limits';
 import { ProblemException } from './common/problem';
 import { IntakeModule } from './intake.module';
 import { LEAD_QUEUE } from './intake.tokens';
+import { ApiKeyGuard } from './leads/api-key.guard';
 import { LEAD_BATCH_ROUTE } from './leads/lead-batch';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { LeadOpsService } from './ops/lead-ops.service';
@@ -59,7 +62,11 @@ function requireJsonBodies(fastify: FastifyInstance): void {
   });
 }
 
-/** JSON is UTF-8 (RFC 8259); other bytes would reach WeGroup mangled, and signatures cover bytes. */
+/**
+ * JSON is UTF-8 (RFC 8259); other bytes would reach WeGroup mangled, and signatures cover bytes.
+ * Numbers no double holds exactly (`1e400`, 30 digits) are marked in the parsed body, so the
+ * body checks refuse them by name instead of passing on what JSON.parse made of them.
+ */
 function requireUtf8Bodies(fastify: FastifyInstance): void {
   fastify.addHook('preValidation', async (request) => {
     const raw = (request as { rawBody?: Buffer }).rawBody;
@@ -68,8 +75,67 @@ function requireUtf8Bodies(fastify: FastifyInstance): void {
         { field: '(body)', message: 'must be valid UTF-8' },
       ]);
     }
+    if (raw && request.body !== null && typeof request.body === 'object') markInexactNumbers(raw.toString('utf8'), request.body);
   });
 }
+
+/** Lead routes that take a body, and so an X-API-Key that can be checked before it is read. */
+const KEYED_BODY_ROUTES = new Set(['/v1/leads', LEAD_BATCH_ROUTE]);
+const UNREAD = Symbol('unread body');
+
+/**
+ * A lead post without a valid X-API-Key is refused before its body is read: its body is
+ * replaced by `{}` (Fastify's preParsing contract: a new stream with the length received), so
+ * the guards answer it as always (401, counted by the rate limit), and Node discards the real
+ * bytes once the answer is sent. A signing source's signature covers the body, so it is
+ * checked after it, by ApiKeyGuard.
+ */
+function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.method === 'POST' && KEYED_BODY_ROUTES.has(request.routeOptions.url ?? '') && apiKeys.keySource(request) === undefined) {
+      (request as { [UNREAD]?: boolean })[UNREAD] = true;
+    }
+    done();
+  });
+  fastify.addHook('preParsing', (request, _reply, payload, done) => {
+    if (!(request as { [UNREAD]?: boolean })[UNREAD]) return done(null, payload);
+    const standIn = Readable.from([Buffer.from('{}')]) as Readable & { receivedEncodedLength?: number };
+    const declared = Number(request.headers['content-length']);
+    if (Number.isInteger(declared) && declared > 0) standIn.receivedEncodedLength = declared;
+    done(null, standIn);
+  });
+}
+
+/**
+ * Bodies are held whole, and parsed into several times their size, until their request is
+ * answered: the bytes of bodies in flight share one budget (INTAKE_BODY_BUDGET_BYTES). A body
+ * that does not fit is not read: 503 + Retry-After. A body is counted at its Content-Length
+ * (at the route's limit when chunked), from the request's start to its answer.
+ */
+function budgetBodiesInFlight(fastify: FastifyInstance, budget: BodyBudget): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!BODY_METHODS.has(request.method) || (request as { [UNREAD]?: boolean })[UNREAD]) return done();
+    const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT_BYTES;
+    const declared = Number(request.headers['content-length'] ?? Number.NaN);
+    // Over the limit, Fastify answers 413 without reading the body.
+    const bytes = Number.isFinite(declared) ? (declared > limit ? 0 : declared) : request.headers['transfer-encoding'] !== undefined ? limit : 0;
+    if (bytes === 0) return done();
+    if (!budget.take(bytes)) {
+      return done(
+        new ProblemException(
+          HttpStatus.SERVICE_UNAVAILABLE,
+          'The intake is reading as many request bodies as its memory allows; this one was not read. Retry shortly.',
+          undefined,
+          { 'Retry-After': String(BODY_BUDGET_RETRY_AFTER_SECONDS) },
+        ),
+      );
+    }
+    reply.raw.once('close', () => budget.give(bytes));
+    done();
+  });
+}
+
+const BODY_BUDGET_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Security headers on every answer. The CSP is helmet's default (scripts from this origin
@@ -125,6 +191,8 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   // request that Sec-Fetch-Site or Origin says is cross-site is a 403 (curl sends neither).
   app.enableCsrfProtection();
   requireJsonBodies(app.getHttpAdapter().getInstance());
+  refuseUnkeyedBodiesUnread(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
+  budgetBodiesInFlight(app.getHttpAdapter().getInstance(), new BodyBudget(config.intake.bodyBudgetBytes));
   requireUtf8Bodies(app.getHttpAdapter().getInstance());
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -113,6 +113,11 @@ export interface IntakeConfig {
   /** Largest body POST /v1/leads/batch takes, in bytes (the single route takes 256 KB). */
   batchBodyLimitBytes: number;
   /**
+   * INTAKE_BODY_BUDGET_BYTES: bytes of request bodies one intake reads and checks at once; a
+   * body that would go over waits for none: it is answered 503 + Retry-After.
+   */
+  bodyBudgetBytes: number;
+  /**
    * Which proxies' X-Forwarded-For to believe (Fastify's `trustProxy`): false (none), or the
    * proxies' addresses/CIDRs/range names. Decides the address unauthenticated requests are
    * rate-limited by.
@@ -456,6 +461,8 @@ export function readIntakeConfig(env: Env): IntakeConfig {
   const ops = { username: string(env, 'OPS_USERNAME'), password: string(env, 'OPS_PASSWORD') };
   if (ops.password.length < 8) throw new ConfigError('OPS_PASSWORD', 'must be at least 8 characters');
   refuseDemoSecret(env, 'OPS_PASSWORD', ops.password === DEMO_SECRETS.OPS_PASSWORD);
+  // 500 leads of a few KB each; at least the single route's 256 KB, at most 64 MiB.
+  const batchBodyLimitBytes = integer(env, 'INTAKE_BATCH_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 256 * 1024, 64 * 1024 * 1024);
   return {
     port: integer(env, 'PORT', 3000, 1, 65535),
     apiKeys,
@@ -465,11 +472,30 @@ export function readIntakeConfig(env: Env): IntakeConfig {
       windowMs: integer(env, 'INTAKE_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 86_400_000),
     },
     allowHttpUrls: oneOf(env, 'ALLOW_HTTP_URLS', ['true', 'false'] as const, 'false') === 'true',
-    // 500 leads of a few KB each; at least the single route's 256 KB, at most 64 MiB.
-    batchBodyLimitBytes: integer(env, 'INTAKE_BATCH_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 256 * 1024, 64 * 1024 * 1024),
+    batchBodyLimitBytes,
+    bodyBudgetBytes: readBodyBudget(env, batchBodyLimitBytes),
     trustProxy: readTrustProxy(env),
     ops,
   };
+}
+
+/**
+ * A JSON body takes several times its size on the heap while it is parsed and checked (a 5 MB
+ * body of tiny fields ~35 MB), so the intake reads at most this many body bytes at once. 8 MiB
+ * keeps that well inside the 128 MB heap the intake runs with (scripts/apps.js) and still reads
+ * one largest batch at a time; raise it only with the heap. At least one batch must fit.
+ */
+const DEFAULT_BODY_BUDGET_BYTES = 8 * 1024 * 1024;
+
+function readBodyBudget(env: Env, batchBodyLimitBytes: number): number {
+  const budget = integer(env, 'INTAKE_BODY_BUDGET_BYTES', Math.max(DEFAULT_BODY_BUDGET_BYTES, batchBodyLimitBytes), 256 * 1024, 1024 * 1024 * 1024);
+  if (budget < batchBodyLimitBytes) {
+    throw new ConfigError(
+      'INTAKE_BODY_BUDGET_BYTES',
+      `must be at least INTAKE_BATCH_BODY_LIMIT_BYTES (${batchBodyLimitBytes}): a batch of the largest size could never be read`,
+    );
+  }
+  return budget;
 }
 
 /** proxy-addr's names for address ranges (what Fastify's trustProxy takes besides addresses). */

@@ -41,6 +41,12 @@ describe('intake edge configuration', () => {
     expect(readIntakeConfig({ ...base, INTAKE_BATCH_BODY_LIMIT_BYTES: '1048576' }).batchBodyLimitBytes).toBe(1_048_576);
   });
 
+  it('reads the budget of body bytes in flight: 8 MiB, or one largest batch when that is more', () => {
+    expect(readIntakeConfig(base).bodyBudgetBytes).toBe(8 * 1024 * 1024);
+    expect(readIntakeConfig({ ...base, INTAKE_BATCH_BODY_LIMIT_BYTES: '16777216' }).bodyBudgetBytes).toBe(16_777_216);
+    expect(readIntakeConfig({ ...base, INTAKE_BODY_BUDGET_BYTES: '20971520' }).bodyBudgetBytes).toBe(20_971_520);
+  });
+
   it('reads the rate limit and the http switch', () => {
     const intake = readIntakeConfig({ ...base, INTAKE_RATE_LIMIT: '5', INTAKE_RATE_LIMIT_WINDOW_MS: '1000', ALLOW_HTTP_URLS: 'true' });
     expect(intake.rateLimit).toEqual({ limit: 5, windowMs: 1000 });
@@ -60,6 +66,8 @@ describe('intake edge configuration', () => {
     [{ ALLOW_HTTP_URLS: 'yes' }, 'ALLOW_HTTP_URLS must be one of true, false'],
     [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '1000' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be between 262144 and 67108864'],
     [{ INTAKE_BATCH_BODY_LIMIT_BYTES: '5MB' }, 'INTAKE_BATCH_BODY_LIMIT_BYTES must be a whole number'],
+    [{ INTAKE_BODY_BUDGET_BYTES: '4194304' }, 'INTAKE_BODY_BUDGET_BYTES must be at least INTAKE_BATCH_BODY_LIMIT_BYTES (5242880)'],
+    [{ INTAKE_BODY_BUDGET_BYTES: '1000' }, 'INTAKE_BODY_BUDGET_BYTES must be between 262144 and'],
     [{ INTAKE_TRUST_PROXY: 'true' }, 'INTAKE_TRUST_PROXY must be false or comma-separated proxy addresses, CIDRs or loopback/linklocal/uniquelocal; "true"'],
     [{ INTAKE_TRUST_PROXY: '1' }, '"1" is none of these'],
     [{ INTAKE_TRUST_PROXY: '10.0.0.0/33' }, '"10.0.0.0/33" is none of these'],

@@ -44,6 +44,33 @@ describe('redaction', () => {
     expect(scrubText('WeGroup answered 503 (status_code=503)')).toBe('WeGroup answered 503 (status_code=503)');
   });
 
+  it('scrubs key=value names whole: prefixes and suffixes as before, nothing inside a name', () => {
+    expect(scrubText('x-access_token=abc -token=d oauth-code=e my_code=f Code=g')).toBe(
+      `x-access_token=${REDACTED} -token=${REDACTED} oauth-code=${REDACTED} my_code=f Code=${REDACTED}`,
+    );
+    expect(scrubText('barcode=1 statement=2 decoder=3')).toBe('barcode=1 statement=2 decoder=3');
+  });
+
+  it('takes time linear in the text: a hostile path costs about what a plain one of the same length does', () => {
+    // `a-a-a-…` has a word boundary every two characters; the former pattern tried a name from
+    // each of them to the end of the run (quadratic). A ratio, so the machine's speed does not matter.
+    const length = 8_000;
+    const hostile = `/v1/leads/${'a-'.repeat(length / 2)}`;
+    const plain = `/v1/leads/${'a'.repeat(length)}`;
+    const cost = (text: string) => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < 20; i++) scrubText(text);
+      return Number(process.hrtime.bigint() - start);
+    };
+    cost(hostile);
+    cost(plain);
+    const ratios = [0, 1, 2].map(() => cost(hostile) / Math.max(cost(plain), 1));
+    expect(Math.min(...ratios)).toBeLessThan(10);
+    // And bounded: a text far beyond any log line is cut before it is scrubbed.
+    const huge = scrubText(`token=${'x'.repeat(100_000)}`);
+    expect(huge).toBe(`token=${REDACTED} …[${100_006 - 16 * 1024} more characters]`);
+  });
+
   it('hides credential headers and every query value', () => {
     expect(redactHeaders({ 'x-api-key': 'k', authorization: 'Basic abc', 'user-agent': 'curl', 'x-request-id': 'r-1' })).toEqual({
       'x-api-key': REDACTED,

@@ -123,15 +123,27 @@ const TEXT_RULES: Array<[RegExp, string]> = [
   // Standard Webhooks secrets and signatures.
   [/\bwhsec_[A-Za-z0-9+/=_-]+/g, `whsec_${REDACTED}`],
   [/\b(v1a?),[A-Za-z0-9+/=]{16,}/g, `$1,${REDACTED}`],
-  // key=value pairs of credentials in URLs or text: ?access_token=…, client_secret=…
-  [/\b([A-Za-z0-9_-]*(?:token|secret|password|api[-_]?key)[A-Za-z0-9_-]*|code|state)=([^&\s"']+)/gi, `$1=${REDACTED}`],
 ];
 
-/** Hides credentials that appear inside free text (log messages, error messages). */
+/**
+ * key=value pairs of credentials in URLs or text: ?access_token=…, client_secret=…, code=, state=.
+ * A name is matched whole (never from inside a run of name characters, hence the lookbehind)
+ * and judged afterwards: a pattern that tried every start inside a long `a-a-a-…` run was
+ * quadratic, and any caller could send such a path.
+ */
+const KEY_VALUE = /(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)=([^&\s"']+)/g;
+const CREDENTIAL_NAME = /token|secret|password|api[-_]?key/i;
+/** `code` or `state` as a whole name, or as its last `-` part (`oauth-code`). */
+const OAUTH_NAME = /(?:^|-)(?:code|state)$/i;
+
+/** Longer texts are cut before scrubbing, so a log line costs bounded work whatever a caller sends. */
+export const MAX_SCRUBBED_CHARS = 16 * 1024;
+
+/** Hides credentials that appear inside free text (log messages, error messages). Linear in the text. */
 export function scrubText(text: string): string {
-  let result = text;
+  let result = text.length > MAX_SCRUBBED_CHARS ? `${text.slice(0, MAX_SCRUBBED_CHARS)} …[${text.length - MAX_SCRUBBED_CHARS} more characters]` : text;
   for (const [pattern, replacement] of TEXT_RULES) result = result.replace(pattern, replacement);
-  return result;
+  return result.replace(KEY_VALUE, (pair, name: string) => (CREDENTIAL_NAME.test(name) || OAUTH_NAME.test(name) ? `${name}=${REDACTED}` : pair));
 }
 
 /** Header names to values, credentials hidden; values of other headers kept (bounded). */

@@ -1,4 +1,4 @@
-import { BODY_LIMITS, checkBodyShape } from './body-limits';
+import { BODY_LIMITS, checkBodyShape, hasMoreEntriesThan, InexactNumber, isExactNumber, markInexactNumbers } from './body-limits';
 
 const nest = (levels: number, leaf: unknown = 1): unknown => (levels === 0 ? leaf : { a: nest(levels - 1, leaf) });
 
@@ -33,5 +33,47 @@ describe('checkBodyShape', () => {
   it('lists at most 20 problems', () => {
     const body = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`s${i}`, 'x'.repeat(10_001)]));
     expect(checkBodyShape(body)).toHaveLength(20);
+  });
+});
+
+describe('numbers a double cannot hold exactly', () => {
+  it.each(['0', '-0', '1.0', '1e2', '1E+2', '0.1', '12.5e3', '0.30000000000000004', '9007199254740991', '1.7976931348623157e308', '5e-324', '0.000001'])(
+    '%s is exact',
+    (literal) => expect(isExactNumber(literal)).toBe(true),
+  );
+
+  it.each(['1e400', '-1e400', '123456789012345678901234567890', '9007199254740993', '1e-400', '0.1000000000000000000001'])('%s is not', (literal) => {
+    expect(isExactNumber(literal)).toBe(false);
+  });
+
+  it('marks them where they are in the parsed body, and names them as problems', () => {
+    const text = '{"a":[1,{"b":1e400,"c":"x:1e5"}],"d":{"e":123456789012345678901234567890,"f":2.50e1}}';
+    const body = JSON.parse(text) as { a: [number, { b: unknown; c: string }]; d: { e: unknown; f: number } };
+    markInexactNumbers(text, body);
+    expect(body.a[1].b).toBeInstanceOf(InexactNumber);
+    expect(body.d.e).toBeInstanceOf(InexactNumber);
+    expect([body.a[0], body.a[1].c, body.d.f]).toEqual([1, 'x:1e5', 25]);
+    expect(checkBodyShape(body).map((problem) => problem.field)).toEqual(['a.1.b', 'd.e']);
+  });
+
+  it('leaves a body without suspicious numbers alone', () => {
+    const text = '{"id":"6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10","n":[1,2.5,-3]}';
+    const body = JSON.parse(text) as unknown;
+    markInexactNumbers(text, body);
+    expect(body).toEqual(JSON.parse(text));
+  });
+});
+
+describe('reserved names and entry counts', () => {
+  it('refuses a field named like a member of every object, at any level', () => {
+    expect(checkBodyShape(JSON.parse('{"p":{"constructor":1,"x":[{"toString":"a"}]}}'))).toEqual([
+      { field: 'p.constructor', message: 'p.constructor is a reserved name (a member of every JavaScript object); rename the field' },
+      { field: 'p.x.0.toString', message: 'p.x.0.toString is a reserved name (a member of every JavaScript object); rename the field' },
+    ]);
+  });
+
+  it('counts entries over all levels, stopping once over', () => {
+    expect(hasMoreEntriesThan({ a: [1, 2, { b: 3 }] }, 5)).toBe(false);
+    expect(hasMoreEntriesThan({ a: [1, 2, { b: 3, c: 4 }] }, 5)).toBe(true);
   });
 });

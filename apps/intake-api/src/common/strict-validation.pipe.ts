@@ -1,7 +1,7 @@
 import { ArgumentMetadata, HttpStatus, Injectable, Type, ValidationPipe } from '@nestjs/common';
 import { getMetadataStorage, ValidationError } from 'class-validator';
 import { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from '@app/leads';
-import { checkBodyShape } from './body-limits';
+import { checkBodyShape, MAX_LISTED_PROBLEMS } from './body-limits';
 import { FieldError, ProblemException } from './problem';
 
 export interface StrictValidationOptions {
@@ -52,37 +52,41 @@ export class StrictValidationPipe extends ValidationPipe {
       throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body must be a JSON object.', [NOT_AN_OBJECT]);
     }
     const checked = await this.validateBody(value, metadata.metatype as Type<unknown>, metadata);
-    if (checked.errors) throw new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(checked.errors), checked.errors);
+    if (checked.errors) throw new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(checked.errors, checked.problems), checked.errors);
     return checked.value;
   }
 
   /**
    * Every check this pipe makes of a route's body, as a value rather than an exception: the
-   * DTO instance, or every problem (field paths relative to the body). POST /v1/leads/batch
-   * checks each of its leads with it, so both routes report a lead's problems alike.
+   * DTO instance, or its problems (field paths relative to the body): at most
+   * MAX_LISTED_PROBLEMS listed, and how many there are. POST /v1/leads/batch checks each of
+   * its leads with it, so both routes report a lead's problems alike.
    */
   async validateBody<T>(value: unknown, metatype: Type<T>, metadata: ArgumentMetadata = { type: 'body', metatype }): Promise<BodyCheck<T>> {
-    if (!isJsonObject(value)) return { errors: [NOT_AN_OBJECT] };
+    if (!isJsonObject(value)) return { errors: [NOT_AN_OBJECT], problems: 1 };
     // Depth, size and string lengths first: what follows recurses through the body.
     const shape = checkBodyShape(value);
-    if (shape.length) return { errors: shape };
+    if (shape.length) return { errors: shape, problems: shape.length };
     const known = knownProperties(metatype);
-    const problems: FieldError[] = Object.keys(value)
-      .filter((key) => !known.has(key))
-      .map((field) => ({ field, message: `${field} is not a known field` }));
+    const unknown = Object.keys(value).filter((key) => !known.has(key));
+    const problems: FieldError[] = unknown.slice(0, MAX_LISTED_PROBLEMS).map((field) => ({ field, message: `${field} is not a known field` }));
+    // With more unknown fields than can be listed, the rest of the checks could add nothing to the answer.
+    if (unknown.length >= MAX_LISTED_PROBLEMS) return { errors: problems, problems: unknown.length };
     let result: unknown;
+    let found = unknown.length;
     try {
       result = await super.transform(value, metadata);
     } catch (error) {
       if (!(error instanceof ProblemException)) throw error;
       problems.push(...(error.errors ?? []));
+      found += error.errors?.length ?? 0;
     }
-    return problems.length ? { errors: problems } : { value: result as T };
+    return problems.length ? { errors: problems.slice(0, MAX_LISTED_PROBLEMS), problems: found } : { value: result as T };
   }
 }
 
-/** The outcome of {@link StrictValidationPipe.validateBody}. */
-export type BodyCheck<T> = { value: T; errors?: undefined } | { value?: undefined; errors: FieldError[] };
+/** The outcome of {@link StrictValidationPipe.validateBody}: `problems` counts those found, `errors` lists the first of them. */
+export type BodyCheck<T> = { value: T; errors?: undefined; problems?: undefined } | { value?: undefined; errors: FieldError[]; problems: number };
 
 const NOT_AN_OBJECT: FieldError = { field: '(body)', message: 'must be a JSON object' };
 
@@ -102,8 +106,14 @@ function knownProperties(metatype: abstract new (...args: never[]) => unknown): 
   return known;
 }
 
-/** The `detail` of a 400 for these problems. */
-export function describeFieldErrors(errors: FieldError[]): string {
+/** The `detail` of a 400 for these problems (`errors` lists the first `problems`, or all of them). */
+export function describeFieldErrors(errors: FieldError[], problems = errors.length): string {
+  return `Invalid request body: ${describeProblems(errors, problems)}.`;
+}
+
+/** `3 problems in a, b` or `4900 problems in a, …; 4880 more not listed`. */
+export function describeProblems(errors: FieldError[], problems = errors.length): string {
   const fields = [...new Set(errors.map((e) => e.field))];
-  return `Invalid request body: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${fields.join(', ')}.`;
+  const omitted = problems - errors.length;
+  return `${problems} problem${problems === 1 ? '' : 's'} in ${fields.join(', ')}${omitted > 0 ? `; ${omitted} more not listed` : ''}`;
 }

@@ -76,20 +76,40 @@ export class ApiKeyGuard implements CanActivate {
     return request[AUTHENTICATION];
   }
 
-  private check(request: SourceRequest): { source: string; webhookId?: string } {
+  /**
+   * The source whose key the request carries, or undefined: the key alone, no signature. Needs
+   * only the headers, so the intake asks it before reading a body (see intake.app.ts).
+   */
+  keySource(request: FastifyRequest): string | undefined {
     const header = request.headers['x-api-key'];
-    if (typeof header !== 'string' || header === '') {
-      throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Missing X-API-Key header.');
-    }
+    if (typeof header !== 'string' || header === '') return undefined;
     const presented = digest(header);
     let source: string | undefined;
     for (const key of this.keys) {
       if (timingSafeEqual(key.digest, presented)) source = key.source;
     }
+    return source;
+  }
+
+  private check(request: SourceRequest): { source: string; webhookId?: string } {
+    const header = request.headers['x-api-key'];
+    if (typeof header !== 'string' || header === '') {
+      throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Missing X-API-Key header.');
+    }
+    const source = this.keySource(request);
     if (!source) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'The X-API-Key header does not match any configured key.');
     if (!this.signatures.requiresSignature(source)) return { source };
-    return { source, webhookId: this.signatures.verify(source, request.rawBody ?? Buffer.alloc(0), request.headers) };
+    return { source, webhookId: this.signatures.verify(source, signedContent(request), request.headers) };
   }
+}
+
+/**
+ * What a signature covers: the exact body bytes of a request that has a body; for one without
+ * (a GET), its method and target as sent (`GET /v1/leads/{id}`), so that a captured signature reads
+ * only the lead it was made for.
+ */
+export function signedContent(request: SourceRequest): Buffer {
+  return request.rawBody ?? Buffer.from(`${request.method} ${request.url}`);
 }
 
 function digest(value: string): Buffer {

@@ -1,12 +1,23 @@
 import { HttpStatus } from '@nestjs/common';
 import { FieldError, ProblemException } from '../common/problem';
-import { describeFieldErrors } from '../common/strict-validation.pipe';
+import { hasMoreEntriesThan } from '../common/body-limits';
+import { describeFieldErrors, describeProblems } from '../common/strict-validation.pipe';
 
 /** The batch route, as Fastify and the metrics see it. */
 export const LEAD_BATCH_ROUTE = '/v1/leads/batch';
 
 /** Leads per batch request. */
 export const MAX_BATCH_LEADS = 500;
+
+/**
+ * Object members and array items of a whole batch body: 200 per lead on average, several times
+ * what a real lead has. Checked before any lead is: a body of tiny fields near the size limit
+ * would otherwise be copied and checked field by field (seconds of work, tens of MB of heap).
+ */
+export const MAX_BATCH_ENTRIES = 200 * MAX_BATCH_LEADS;
+
+/** Problems listed in one batch answer, over all its leads (each lists at most 20). */
+export const MAX_BATCH_LISTED_PROBLEMS = 1_000;
 
 /**
  * The leads of a batch body, or a 400 naming `leads` (or an unknown top-level field). Only
@@ -25,6 +36,9 @@ export function batchLeads(body: unknown): unknown[] {
     else if (leads.length > MAX_BATCH_LEADS) {
       problems.push({ field: 'leads', message: `leads holds ${leads.length} leads; at most ${MAX_BATCH_LEADS} are accepted per request` });
     }
+    if (problems.length === 0 && hasMoreEntriesThan(leads, MAX_BATCH_ENTRIES)) {
+      problems.push({ field: 'leads', message: `leads has more than ${MAX_BATCH_ENTRIES} fields and array items in all; send fewer leads per batch` });
+    }
     if (problems.length === 0) return leads as unknown[];
   }
   throw new ProblemException(HttpStatus.BAD_REQUEST, describeFieldErrors(problems), problems);
@@ -40,8 +54,13 @@ export function batchFieldErrors(errors: FieldError[], index: number): FieldErro
   });
 }
 
-/** The `detail` of a refused lead of a batch. */
-export function describeLeadErrors(errors: FieldError[]): string {
-  const fields = [...new Set(errors.map((e) => e.field))];
-  return `Invalid lead: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${fields.join(', ')}.`;
+/**
+ * The `detail` of a refused lead of a batch: `errors` lists the first `problems` of the lead, or
+ * none once the answer has listed MAX_BATCH_LISTED_PROBLEMS.
+ */
+export function describeLeadErrors(errors: FieldError[], problems = errors.length): string {
+  if (errors.length === 0 && problems > 0) {
+    return `Invalid lead: ${problems} problem${problems === 1 ? '' : 's'}; not listed (an answer lists at most ${MAX_BATCH_LISTED_PROBLEMS}).`;
+  }
+  return `Invalid lead: ${describeProblems(errors, problems)}.`;
 }

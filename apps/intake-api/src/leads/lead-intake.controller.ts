@@ -17,11 +17,11 @@ import { IntakeAppConfig } from '@app/config';
 import { CreateLeadDto, LeadAcceptedDto, LeadStatusDto } from '@app/leads';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { StrictValidationPipe } from '../common/strict-validation.pipe';
+import { BodyCheck, StrictValidationPipe } from '../common/strict-validation.pipe';
 import type { LeadBatchStatuses } from '../metrics/intake.metrics';
 import { OpsMayRead } from '../ops/ops-auth.guard';
 import { ApiKeyGuard, SourceRequest } from './api-key.guard';
-import { batchFieldErrors, batchLeads, describeLeadErrors, MAX_BATCH_LEADS } from './lead-batch';
+import { batchFieldErrors, batchLeads, describeLeadErrors, MAX_BATCH_LEADS, MAX_BATCH_LISTED_PROBLEMS } from './lead-batch';
 import { CreateLeadBatchDto, LeadBatchItemDto, LeadBatchResultDto } from './lead-batch.dto';
 import { SourceThrottlerGuard } from './source-throttler.guard';
 import { BatchLead, LeadIntakeService } from './lead-intake.service';
@@ -53,6 +53,9 @@ const EXAMPLE_BATCH_RESULT: LeadBatchResultDto = {
     },
   ],
 };
+
+/** Leads of a batch checked per event-loop turn. */
+const LEADS_PER_TURN = 25;
 
 /** An Idempotency-Key header: 1 to 255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -184,13 +187,16 @@ export class LeadIntakeController {
   ): Promise<LeadBatchResultDto> {
     const key = this.idempotencyKey(request, idempotencyKey);
     const leads = batchLeads(body);
-    const checks = await Promise.all(leads.map((lead) => this.validation.validateBody(lead, CreateLeadDto)));
+    const checks = await this.validateLeads(leads);
     const results: LeadBatchItemDto[] = new Array(leads.length);
     const valid: Array<BatchLead & { index: number }> = [];
+    let listed = 0;
     checks.forEach((check, index) => {
       if (check.errors) {
-        const errors = batchFieldErrors(check.errors, index);
-        results[index] = { index, status: HttpStatus.BAD_REQUEST, detail: describeLeadErrors(errors), errors };
+        // Each lead lists its first problems, the answer at most MAX_BATCH_LISTED_PROBLEMS in all.
+        const errors = batchFieldErrors(check.errors.slice(0, Math.max(0, MAX_BATCH_LISTED_PROBLEMS - listed)), index);
+        listed += errors.length;
+        results[index] = { index, status: HttpStatus.BAD_REQUEST, detail: describeLeadErrors(errors, check.problems), errors };
       } else {
         // A space cannot appear in an Idempotency-Key or a webhook-id, so no single post's key can
         // equal a batch lead's.
@@ -229,15 +235,34 @@ export class LeadIntakeController {
     return answer;
   }
 
-  /** The request's idempotency key: the header (checked), else a signed request's webhook-id. */
+  /**
+   * Each lead checked as POST /v1/leads checks its body. One after another, letting other
+   * requests (health checks, other posts) in every few leads: a 500-lead batch must not hold
+   * the event loop for the whole of its checks.
+   */
+  private async validateLeads(leads: unknown[]): Promise<Array<BodyCheck<CreateLeadDto>>> {
+    const checks: Array<BodyCheck<CreateLeadDto>> = [];
+    for (const [index, lead] of leads.entries()) {
+      if (index > 0 && index % LEADS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      checks.push(await this.validation.validateBody(lead, CreateLeadDto));
+    }
+    return checks;
+  }
+
+  /**
+   * The request's idempotency key: a signed request's webhook-id, else the header (checked).
+   * The signature covers the webhook-id but not the Idempotency-Key header, so for a signed
+   * request the header is not used: a captured request replayed with a new header must not
+   * make a new lead.
+   */
   private idempotencyKey(request: SourceRequest, header: string | undefined): string | undefined {
+    if (request.webhookId !== undefined) return `webhook:${request.webhookId}`;
     if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) {
       throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
         { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
       ]);
     }
-    // A signed request's webhook-id identifies a redelivery of the same message.
-    return header ?? (request.webhookId !== undefined ? `webhook:${request.webhookId}` : undefined);
+    return header;
   }
 
   @Get(':id')

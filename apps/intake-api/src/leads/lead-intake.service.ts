@@ -109,11 +109,13 @@ export class LeadIntakeService implements OnApplicationShutdown {
     const refusals = new Map(await Promise.all([...new Set(distributions)].map(async (id) => [id, await this.routeProblem(id)] as const)));
     const outcomes: BatchOutcome[] = new Array(leads.length);
     const queued: Array<{ index: number; lead: Prepared }> = [];
-    leads.forEach(({ dto, idempotencyKey }, index) => {
+    for (const [index, { dto, idempotencyKey }] of leads.entries()) {
+      // Sealing is CPU work per lead: other requests get their turn every few leads.
+      if (index > 0 && index % LEADS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       const refusal = refusals.get(distributions[index]);
       if (refusal) outcomes[index] = refusal;
       else queued.push({ index, lead: this.prepare(dto, distributions[index], source, idempotencyKey, requestId) });
-    });
+    }
     if (queued.length === 0) return outcomes;
     const jobs = await withRedisTimeout(
       this.enqueuer.addAll(queued.map(({ lead }) => ({ name: DELIVER_LEAD_JOB, data: lead.data, opts: lead.options }))),
@@ -198,6 +200,9 @@ export class LeadIntakeService implements OnApplicationShutdown {
     return new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, `Cannot accept this lead: ${message}.`, [{ field: 'distribution_id', message }]);
   }
 }
+
+/** Leads of a batch prepared per event-loop turn. */
+const LEADS_PER_TURN = 25;
 
 /** Without an Idempotency-Key, the CRM's own id for the prospect identifies a repeat. */
 function derivedKey(distributionId: string, dto: CreateLeadDto): string | null {

@@ -18,6 +18,9 @@ import { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY, IsRiskObjects, IsWebUrl, MAX_RISK_O
 
 export { HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from './lead-validators';
 
+/** WeGroup refuses a name that is only whitespace (it trims first): refused here, not accepted to fail later. */
+const NOT_BLANK = /\S/;
+
 export class ExternalRefDto {
   @ApiProperty({ example: '123', description: "The CRM's own id for this prospect." })
   @MaxLength(255)
@@ -42,6 +45,7 @@ export class ProspectDto {
 
   @ApiProperty({ example: 'Foo' })
   @MaxLength(200)
+  @Matches(NOT_BLANK, { message: '$property must not be blank' })
   @IsNotEmpty()
   @IsString()
   @IsDefined({ message: '$property is required' })
@@ -49,6 +53,7 @@ export class ProspectDto {
 
   @ApiProperty({ example: 'Bar' })
   @MaxLength(200)
+  @Matches(NOT_BLANK, { message: '$property must not be blank' })
   @IsNotEmpty()
   @IsString()
   @IsDefined({ message: '$property is required' })
