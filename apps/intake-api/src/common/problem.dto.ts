@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
-import type { FieldError } from './problem';
+import { type FieldError, MISSING_READ_CREDENTIALS } from './problem';
 
 export class FieldErrorDto {
   @ApiProperty({ example: 'prospect.first_name' })
@@ -78,10 +78,15 @@ export const ApiProblems = {
     'X-API-Key is missing or matches no configured key; or, for a signing source, the webhook-* signature headers are missing, wrong or outside the 5-minute tolerance.',
     { detail: 'Missing X-API-Key header.' },
   ),
+  leadReadUnauthorized: problem(
+    401,
+    'Neither a valid X-API-Key (with its signature, for a signing source) nor the ops credentials (HTTP basic auth).',
+    { detail: MISSING_READ_CREDENTIALS },
+  ),
   opsUnauthorized: problem(
     401,
     'Ops credentials (HTTP basic auth) are missing or wrong.',
-    { detail: 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD.' },
+    { detail: 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD (the Authorization header).' },
     { 'WWW-Authenticate': { description: 'The basic-auth challenge.', schema: { type: 'string', example: 'Basic realm="WeGroup lead ops"' } } },
   ),
   notFound: problem(404, 'No lead with this id was posted by your source.', { detail: `No lead with id "${LEAD_ID}" for this source.` }),

@@ -41,3 +41,6 @@ export class RedisUnavailableException extends ProblemException {
     );
   }
 }
+
+/** The 401 of a route that takes the ops credentials as well as a key (`@OpsMayRead()`), when neither came. */
+export const MISSING_READ_CREDENTIALS = 'Missing X-API-Key header (ops: HTTP basic auth in the Authorization header).';

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@
 import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ProblemException } from '../common/problem';
+import { MISSING_READ_CREDENTIALS, ProblemException } from '../common/problem';
 import { INTAKE_API_KEYS, INTAKE_WEBHOOK_SECRETS } from '../intake.tokens';
 import { OPS_MAY_READ } from '../ops/ops-auth.guard';
 import { OpsAuthenticator } from '../ops/ops-authenticator';
@@ -46,10 +46,12 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<SourceRequest>();
-    const basicAuth = /^Basic /i.test(request.headers.authorization ?? '');
-    if (basicAuth && request.headers['x-api-key'] === undefined && this.reflector.get<boolean>(OPS_MAY_READ, context.getHandler())) {
-      await this.ops.authenticate(request);
-      return true;
+    if (request.headers['x-api-key'] === undefined && this.reflector.get<boolean>(OPS_MAY_READ, context.getHandler())) {
+      if (request.headers.authorization === undefined) throw new ProblemException(HttpStatus.UNAUTHORIZED, MISSING_READ_CREDENTIALS);
+      if (/^Basic /i.test(request.headers.authorization)) {
+        await this.ops.authenticate(request);
+        return true;
+      }
     }
     const authentication = this.authenticate(request);
     if ('error' in authentication) throw authentication.error;

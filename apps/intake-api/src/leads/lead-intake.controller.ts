@@ -68,7 +68,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
   name: 'webhook-signature',
   required: false,
   description:
-    'Required, with `webhook-id` and `webhook-timestamp`, for a source configured with a signing secret (INTAKE_WEBHOOK_SECRETS): a Standard Webhooks signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; several space-separated are accepted). The timestamp may be at most 5 minutes off. A GET signs an empty body.',
+    'Required, with `webhook-id` and `webhook-timestamp`, for a source configured with a signing secret (INTAKE_WEBHOOK_SECRETS): a Standard Webhooks signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; several space-separated are accepted). The timestamp may be at most 5 minutes off. A request without a body (a GET) signs its method and target instead, e.g. `GET /v1/leads/{id}`, so a captured signature reads only that lead.',
 })
 @ApiHeader({ name: 'webhook-id', required: false, description: 'Standard Webhooks message id (signing sources): 1 to 255 visible ASCII characters.' })
 @ApiHeader({ name: 'webhook-timestamp', required: false, description: 'Standard Webhooks timestamp (signing sources): Unix time in seconds.' })
@@ -104,7 +104,7 @@ export class LeadIntakeController {
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Up to 255 characters. A repeat within IDEMPOTENCY_TTL_SECONDS (24 h) returns the original lead (200, `Idempotent-Replayed: true`) and enqueues nothing; the same key with another body is a 409. Without it, a signed request\'s `webhook-id` serves as the key, else `prospect.external_ref.external_ref`.',
+      'Up to 255 characters. A repeat within IDEMPOTENCY_TTL_SECONDS (24 h) returns the original lead (200, `Idempotent-Replayed: true`) and enqueues nothing; the same key with another body is a 409. For a signing source the signed `webhook-id` is always the key and this header is not used (the signature does not cover it). Without either, `prospect.external_ref.external_ref` is the key.',
   })
   @ApiOkResponse({
     type: LeadStatusDto,
@@ -169,7 +169,7 @@ export class LeadIntakeController {
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Up to 255 characters, for the whole batch: lead i is deduplicated under this key and its position i for IDEMPOTENCY_TTL_SECONDS (24 h); no key of a single post collides with it. Without it, a signed request\'s `webhook-id` serves as the key, else each lead\'s `prospect.external_ref.external_ref`.',
+      'Up to 255 characters, for the whole batch: lead i is deduplicated under this key and its position i for IDEMPOTENCY_TTL_SECONDS (24 h); no key of a single post collides with it. For a signing source the signed `webhook-id` is always the key and this header is not used (the signature does not cover it). Without either, each lead\'s `prospect.external_ref.external_ref` is its key.',
   })
   @ApiProblemResponses(
     ApiProblems.batchInvalid,
@@ -271,7 +271,7 @@ export class LeadIntakeController {
   @ApiBasicAuth('ops')
   @ApiOperation({ summary: 'What became of a lead', description: 'Only leads posted by your source are visible; the ops credentials see every lead.' })
   @ApiOkResponse({ type: LeadStatusDto })
-  @ApiProblemResponses(ApiProblems.unauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.leadReadUnauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
   async find(@Param('id') id: string, @Req() request: SourceRequest): Promise<LeadStatusDto> {
     const lead = /^[A-Za-z0-9-]{1,64}$/.test(id) ? await this.status.find(id, request.source!) : null;
     if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}" for this source.`);
