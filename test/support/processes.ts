@@ -13,6 +13,7 @@ const ROOT = path.resolve(__dirname, '../..');
 export const APP_MAINS = {
   'intake-api': 'dist/apps/intake-api/main.js',
   'delivery-worker': 'dist/apps/delivery-worker/main.js',
+  'wegroup-sandbox': 'dist/apps/wegroup-sandbox/main.js',
 } as const;
 
 export type AppName = keyof typeof APP_MAINS;

@@ -15,6 +15,7 @@ import {
   MAX_RATE_LIMIT_PAUSE_MS,
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
+  withTimeout,
 } from '@app/queue';
 import {
   PUSH_LEAD_SCOPE,
@@ -97,6 +98,14 @@ function unexpectedFailure(error: unknown): WeGroupError {
  */
 const LIMITER = { max: 1_000_000, duration: 1_000 };
 
+/** How long closing a BullMQ Worker or Queue may take at shutdown (it waits on Redis, which may be away). */
+export const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Shutdown must end even while Redis is unreachable: a close that hangs is given up on. */
+export async function closeWithin(closing: Promise<unknown>, what: string, logger: Logger): Promise<void> {
+  await withTimeout(closing, CLOSE_TIMEOUT_MS).catch((error: Error) => logger.warn(`Closing ${what}: ${error.message}; going on with the shutdown`));
+}
+
 /** A lead waiting for a new SSO sign-in looks again this often (a sign-in also wakes it at once). */
 export const REAUTH_RECHECK_MS = 5 * 60_000;
 
@@ -173,11 +182,16 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), this.config.delivery.shutdownTimeoutMs);
     });
-    // pause() stops taking leads and resolves once the in-flight ones are done.
-    const late = await Promise.race([this.worker.pause().then(() => false), timedOut]);
+    // pause() stops taking leads and resolves once the in-flight ones are done. With Redis
+    // away there is nothing to wait for: no delivery could record its outcome.
+    const redisAway = this.redis.status !== 'ready';
+    const late = redisAway || (await Promise.race([this.worker.pause().then(() => false), timedOut]));
     clearTimeout(timer);
-    if (late) this.logger.warn('In-flight deliveries did not finish in time; their locks will expire and another worker will deliver them');
-    await this.worker.close(late);
+    if (late) {
+      const why = redisAway ? 'Redis is unreachable: not waiting for in-flight deliveries' : 'In-flight deliveries did not finish in time';
+      this.logger.warn(`${why}; their locks will expire and another worker will deliver them`);
+    }
+    await closeWithin(this.worker.close(late), 'the leads worker', this.logger);
   }
 
   async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {

@@ -169,6 +169,8 @@ export function withLogging(app: DynamicModule, service: string, options: AppLog
 /** Routes Nest's Logger (every `new Logger(Context)`) to pino; flushes what was buffered during start-up. */
 export function useStructuredLogger(app: INestApplicationContext): void {
   app.useLogger(app.get(Logger));
+  // Apps created with `autoFlushLogs: false` (so that a failed start prints no text lines).
+  app.flushLogs();
 }
 
 let contextLogger: PinoLogger | undefined;
