@@ -17,6 +17,7 @@ const { nodeCommand } = require('../../scripts/apps') as { nodeCommand: (app: st
 export const APP_MAINS = {
   'intake-api': 'dist/apps/intake-api/main.js',
   'delivery-worker': 'dist/apps/delivery-worker/main.js',
+  'wegroup-sandbox': 'dist/apps/wegroup-sandbox/main.js',
 } as const;
 
 export type AppName = keyof typeof APP_MAINS;

@@ -1,12 +1,14 @@
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type Redis from 'ioredis';
-import { Admission, CircuitBreaker } from '@app/queue';
+import { Admission, CircuitBreaker, MAX_RATE_LIMIT_PAUSE_MS } from '@app/queue';
 import { randomBytes } from 'node:crypto';
-import { readWorkerAppConfig, WorkerAppConfig } from '@app/config';
+import { Keyring, readWorkerAppConfig, WorkerAppConfig } from '@app/config';
 import { DeliverLeadJobData, DeliveryResult, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
+import { serializeError } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
 
 const ENV = {
@@ -57,7 +59,24 @@ const loggedAttempt = (log: jest.Mock) => {
   return openLogLine(config.dataKeyring, line) as unknown as Record<string, unknown>;
 };
 
+/** What a failed process() threw. */
+const rejection = (promise: Promise<unknown>): Promise<Error> =>
+  promise.then(
+    () => {
+      throw new Error('process() resolved; a failure was expected');
+    },
+    (error: Error) => error,
+  );
+
 describe('LeadDeliveryProcessor', () => {
+  // Log lines are asserted on where they matter; the rest stay quiet.
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
   it('pushes the lead body to its distribution and returns what WeGroup answered', async () => {
     const { processor, client } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{"id":"wg-9"}' }));
     const { job, log } = fakeJob();
@@ -123,13 +142,124 @@ describe('LeadDeliveryProcessor', () => {
     expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', error: 'WeGroup answered 422: bad vin' });
   });
 
-  it('treats an unexpected error as transient without quoting its message', async () => {
-    const { processor } = processorWith(async () => {
-      throw new TypeError('secret-ish detail');
+  describe('unexpected and recurring errors', () => {
+    it('retries an unexpected error, keeping its message, stack and cause in the log and the sealed attempt log', async () => {
+      const cause = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      const { processor, client } = processorWith(async () => {
+        throw new TypeError('Cannot read properties of undefined (reading \'scopes\')', { cause });
+      });
+      const { job, log } = fakeJob();
+      const thrown = await rejection(processor.process(job));
+      expect(thrown).toBeInstanceOf(RetryableDeliveryError);
+      // The job's failure reason (what the dashboard shows) names the type, no stack on the job.
+      expect(thrown.message).toBe('Delivery failed unexpectedly (TypeError)');
+      expect(thrown.stack).toBeUndefined();
+      expect(client.pushLead).toHaveBeenCalledTimes(1);
+      const entry = loggedAttempt(log);
+      expect(entry).toMatchObject({
+        outcome: 'transient',
+        status_code: null,
+        error: "TypeError: Cannot read properties of undefined (reading 'scopes'); caused by Error: socket hang up",
+        next_delay_ms: expect.any(Number),
+      });
+      expect(entry.stack).toMatch(/^TypeError: Cannot read properties[^\n]*\n\s+at /);
+      expect(entry.stack).toMatch(/\nCaused by: Error: socket hang up\n\s+at /);
+      const [fields, message] = warn.mock.calls.find(([, text]) => /attempt 1 failed/.test(String(text)))!;
+      expect(message).toMatch(/^Lead lead-1 attempt 1 failed \(transient, WeGroup status none, unexpected error\): Delivery failed unexpectedly \(TypeError\); next attempt in \d+ ms$/);
+      expect((fields as { err: unknown }).err).toBeInstanceOf(TypeError);
+      // What the JSON line carries of it: message, frames and cause, values masked.
+      expect(serializeError((fields as { err: unknown }).err)).toMatchObject({
+        type: 'TypeError',
+        message: "Cannot read properties of undefined (reading '…')",
+        stack: expect.stringMatching(/\n\s+at /),
+        cause: { type: 'Error', message: 'socket hang up', code: 'ECONNRESET' },
+      });
     });
-    const { job, log } = fakeJob();
-    await expect(processor.process(job)).rejects.toThrow('Delivery failed unexpectedly (TypeError)');
-    expect(JSON.stringify(loggedAttempt(log))).not.toContain('secret-ish');
+
+    it('keeps lead data an unexpected message quotes out of the log line and the job', async () => {
+      const { processor } = processorWith(async () => {
+        throw new SyntaxError('Unexpected token \'o\', "Foo Bar <foo.bar@example.com>" is not valid JSON');
+      });
+      const { job } = fakeJob();
+      const thrown = await rejection(processor.process(job));
+      expect(thrown.message).toBe('Delivery failed unexpectedly (SyntaxError)');
+      const [fields, message] = warn.mock.calls.find(([, text]) => /attempt 1 failed/.test(String(text)))!;
+      const line = JSON.stringify({ err: serializeError((fields as { err: unknown }).err), message });
+      expect(line).not.toMatch(/Foo|example\.com/);
+    });
+
+    it('fails at once when the lead was sealed with a data key that is no longer configured', async () => {
+      const { processor, client, breaker } = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }));
+      const { job, log } = fakeJob(0);
+      job.data.sealed_lead = sealLead(new Keyring({ id: 'retired', key: randomBytes(32) }), LEAD);
+      const thrown = await rejection(processor.process(job));
+      expect(thrown).toBeInstanceOf(UnrecoverableError);
+      expect(thrown.message).toBe(
+        'The lead\'s sealed data cannot be opened (Sealed with key "retired", which is not configured): check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS',
+      );
+      expect(thrown.stack).toBeUndefined();
+      expect(client.pushLead).not.toHaveBeenCalled();
+      expect(breaker.recordFailure).not.toHaveBeenCalled();
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', next_delay_ms: null, stack: expect.stringContaining('UnreadableJobError') });
+    });
+
+    it('fails at once on a job it cannot read, without quoting its content', async () => {
+      const { processor, client } = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }));
+      const unparsable = fakeJob();
+      unparsable.job.data.sealed_lead = config.dataKeyring.seal('Foo Bar, not JSON');
+      const thrown = await rejection(processor.process(unparsable.job));
+      expect(thrown).toEqual(new UnrecoverableError("The lead's sealed data cannot be opened (its content is not JSON): check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS"));
+
+      const malformed = fakeJob();
+      delete (malformed.job.data as Partial<DeliverLeadJobData>).distribution_id;
+      await expect(processor.process(malformed.job)).rejects.toEqual(
+        new UnrecoverableError('The job is not a lead delivery: lead_id, distribution_id or sealed_lead is missing or malformed'),
+      );
+      expect(client.pushLead).not.toHaveBeenCalled();
+      expect(JSON.stringify(warn.mock.calls.map(([fields, text]) => [serializeError((fields as { err?: unknown }).err), text]))).not.toContain('Foo');
+    });
+  });
+
+  describe("the failure reason ops read (the job's failedReason)", () => {
+    it("says what WeGroup said, in words and without values, and leaves no stack on the job", async () => {
+      const body = JSON.stringify({ detail: [{ loc: ['body', 'prospect', 'first_name'], msg: 'field required', type: 'value_error.missing', input: { last_name: 'Bar' } }] });
+      const { processor } = processorWith(async () => {
+        throw new WeGroupError(`WeGroup answered 422: ${body}`, 'permanent', 422, body, null, 'WeGroup answered 422');
+      });
+      const { job, log } = fakeJob();
+      const thrown = await rejection(processor.process(job));
+      expect(thrown).toEqual(new UnrecoverableError('WeGroup answered 422: prospect.first_name: field required'));
+      expect(thrown.stack).toBeUndefined();
+      // The whole answer stays in the sealed attempt log.
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', body, error: `WeGroup answered 422: ${body}` });
+    });
+  });
+
+  describe('Retry-After is honoured up to a cap, and both values are recorded', () => {
+    const HOSTILE_MS = 99_999_999 * 1000;
+
+    it("caps a 503's pause of every delivery, and the lead's own wait, at the breaker's cool-down", async () => {
+      const { processor, queue } = processorWith(async () => {
+        throw new WeGroupError('WeGroup answered 503', 'transient', 503, null, HOSTILE_MS);
+      });
+      const { job, log } = fakeJob();
+      const thrown = (await rejection(processor.process(job))) as RetryableDeliveryError;
+      const cooldownMs = config.delivery.breaker.cooldownMs;
+      expect(queue.rateLimit).toHaveBeenCalledWith(cooldownMs);
+      expect(thrown.delayMs).toBe(cooldownMs);
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'transient', retry_after_ms: HOSTILE_MS, pause_ms: cooldownMs, next_delay_ms: cooldownMs });
+    });
+
+    it("caps a 429's pause at MAX_RATE_LIMIT_PAUSE_MS and holds the lead without spending the attempt", async () => {
+      const { processor, queue } = processorWith(async () => {
+        throw new WeGroupError('WeGroup rate-limited the request (429)', 'transient', 429, null, HOSTILE_MS);
+      });
+      const { job, log } = fakeJob();
+      Object.assign(job, { updateData: jest.fn().mockResolvedValue(undefined) });
+      await expect(processor.process(job)).rejects.toThrow('bullmq:rateLimitExceeded');
+      expect(queue.rateLimit).toHaveBeenCalledWith(MAX_RATE_LIMIT_PAUSE_MS);
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'rate_limited', retry_after_ms: HOSTILE_MS, pause_ms: MAX_RATE_LIMIT_PAUSE_MS, next_delay_ms: MAX_RATE_LIMIT_PAUSE_MS });
+    });
   });
 
   describe('request id and metrics', () => {

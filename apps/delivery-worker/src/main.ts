@@ -1,5 +1,5 @@
 import { loadConfigOrExit, readWorkerAppConfig } from '@app/config';
-import { readWorkerObservabilityConfig } from '@app/observability';
+import { exitOnStartupFailure, readWorkerObservabilityConfig } from '@app/observability';
 import { createWorkerApp } from './worker.app';
 
 async function bootstrap(): Promise<void> {
@@ -8,4 +8,4 @@ async function bootstrap(): Promise<void> {
   await createWorkerApp(config, { logLevel, metricsPort });
 }
 
-void bootstrap();
+bootstrap().catch((error: unknown) => exitOnStartupFailure('delivery-worker', error));

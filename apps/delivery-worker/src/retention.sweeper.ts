@@ -5,6 +5,8 @@ import type { RedisClient } from '@app/queue';
 import { Keyring, RetentionConfig, WorkerAppConfig } from '@app/config';
 import { DeliverLeadJobData, scrubLeadJob } from '@app/leads';
 import { keyPrefix, MAINTENANCE_QUEUE, SCRUB_DELIVERED_JOB } from '@app/queue';
+import { RepeatedErrorLog } from '@app/observability';
+import { closeWithin } from './lead-delivery.processor';
 import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 const SWEEP_EVERY_MS = 60 * 60_000;
@@ -34,16 +36,22 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
     this.prefix = keyPrefix(config.get('redis', { infer: true }).queuePrefix);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.maintenance = new Queue(MAINTENANCE_QUEUE, { connection: this.redis, prefix: this.prefix });
-    await this.maintenance.upsertJobScheduler(SCRUB_DELIVERED_JOB, { every: SWEEP_EVERY_MS }, { name: SCRUB_DELIVERED_JOB, opts: { removeOnComplete: 10, removeOnFail: 50 } });
+    // Without a listener BullMQ prints each connection error raw on stderr, between the JSON lines.
+    this.maintenance.on('error', new RepeatedErrorLog(this.logger, 'Maintenance queue error').listener);
+    // Not awaited: with Redis away the command waits for it, and the worker must still boot
+    // (and log) meanwhile. The scheduler is idempotent; the next boot sets it again if this fails.
+    this.maintenance
+      .upsertJobScheduler(SCRUB_DELIVERED_JOB, { every: SWEEP_EVERY_MS }, { name: SCRUB_DELIVERED_JOB, opts: { removeOnComplete: 10, removeOnFail: 50 } })
+      .catch((error: Error) => this.logger.warn({ err: error }, `The retention sweep could not be scheduled: ${error.message}`));
     this.worker = new Worker(MAINTENANCE_QUEUE, () => this.sweep(), { connection: this.redis, prefix: this.prefix, concurrency: 1 });
-    this.worker.on('error', (error) => this.logger.warn(`Maintenance worker error: ${error.message}`));
+    this.worker.on('error', new RepeatedErrorLog(this.logger, 'Maintenance worker error').listener);
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.worker?.close();
-    await this.maintenance?.close();
+    if (this.worker) await closeWithin(this.worker.close(), 'the maintenance worker', this.logger);
+    if (this.maintenance) await closeWithin(this.maintenance.close(), 'the maintenance queue', this.logger);
   }
 
   /** Scrubs delivered leads older than the retention, oldest first; returns how many. */

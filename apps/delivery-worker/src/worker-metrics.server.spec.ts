@@ -11,19 +11,19 @@ describe('WorkerMetricsServer', () => {
     await Promise.all(servers.splice(0).map((server) => server.onApplicationShutdown()));
   });
 
-  async function start(ping: () => Promise<string>, running: boolean) {
+  async function start(ping: () => Promise<string>, running: boolean, metricsPort = 0) {
     const metrics = new WorkerMetrics(
       { getJobCounts: async () => ({ waiting: 3, delayed: 1, active: 2, failed: 4 }) } as unknown as Queue,
       { state: async () => ({ state: 'open', consecutive_failures: 20 }) } as unknown as CircuitBreaker,
     );
     const server = new WorkerMetricsServer(
-      { metricsPort: 0, metricsHost: '127.0.0.1' },
+      { metricsPort, metricsHost: '127.0.0.1' },
       metrics,
       { isRunning: () => running } as unknown as LeadDeliveryProcessor,
       { ping } as unknown as Redis,
     );
     servers.push(server);
-    await server.onApplicationBootstrap();
+    await server.onModuleInit();
     return { base: `http://127.0.0.1:${server.port}`, metrics };
   }
 
@@ -67,7 +67,13 @@ describe('WorkerMetricsServer', () => {
 
   it('serves nothing without a port', async () => {
     const server = new WorkerMetricsServer({}, {} as WorkerMetrics, {} as LeadDeliveryProcessor, {} as Redis);
-    await server.onApplicationBootstrap();
+    await server.onModuleInit();
     expect(server.port).toBeUndefined();
+  });
+
+  it('stops the boot, naming METRICS_PORT, when the port is taken', async () => {
+    const { base } = await start(async () => 'PONG', true);
+    const taken = Number(new URL(base).port);
+    await expect(start(async () => 'PONG', true, taken)).rejects.toThrow(`METRICS_PORT ${taken} cannot be listened on (EADDRINUSE)`);
   });
 });

@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '@app/queue';
 import { withTimeout } from '@app/queue';
+import { StartupError } from '@app/observability';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_OBSERVABILITY, WORKER_REDIS } from './worker.tokens';
@@ -21,10 +22,12 @@ export const READY_REDIS_TIMEOUT_MS = 1_000;
  * The worker has no public HTTP; this small server on METRICS_PORT is for Prometheus and
  * the orchestrator only: `GET /metrics`, `GET /health/live` (the process answers) and
  * `GET /health/ready` (Redis answers a PING within a second and the worker is consuming).
- * Not meant to be exposed publicly: it has no authentication.
+ * Not meant to be exposed publicly: it has no authentication. A port that cannot be listened
+ * on stops the boot, before any lead is taken: a worker without health endpoints would run on
+ * unseen, and its orchestrator would keep restarting or never route to it.
  */
 @Injectable()
-export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WorkerMetricsServer implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(WorkerMetricsServer.name);
   private server?: Server;
 
@@ -41,7 +44,8 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
     return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Before any onApplicationBootstrap: the processor starts consuming only once this listens. */
+  async onModuleInit(): Promise<void> {
     const { metricsPort, metricsHost = '0.0.0.0' } = this.options;
     if (metricsPort === undefined) return;
     const server = createServer((request, response) => {
@@ -52,15 +56,12 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
     });
     // Scrapers and probes make short requests; idle keep-alive sockets must not hold shutdown up.
     server.keepAliveTimeout = 5_000;
-    const listening = await new Promise<boolean>((resolve) => {
-      server.once('error', (error: NodeJS.ErrnoException) => {
-        // Deliveries go on without metrics; the orchestrator's readiness probe will say so.
-        this.logger.error(`Metrics and health port ${metricsPort} unavailable (${error.code ?? error.message}); serving no metrics`);
-        resolve(false);
-      });
-      server.listen(metricsPort, metricsHost, () => resolve(true));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new StartupError(`METRICS_PORT ${metricsPort} cannot be listened on (${error.code ?? error.message}): free it or set another METRICS_PORT`, { cause: error })),
+      );
+      server.listen(metricsPort, metricsHost, () => resolve());
     });
-    if (!listening) return;
     this.server = server;
     this.logger.log(`Metrics and health on port ${this.port}: GET /metrics, /health/live, /health/ready`);
   }

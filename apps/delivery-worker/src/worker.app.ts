@@ -16,7 +16,9 @@ export async function createWorkerApp(config: WorkerAppConfig, options: WorkerAp
   const { metricsPort, metricsHost, ...logging } = options;
   const app = await NestFactory.createApplicationContext(
     withLogging(WorkerModule.forRoot(config, { metricsPort, metricsHost }), 'delivery-worker', logging),
-    { bufferLogs: true },
+    // A failed start must not flush the buffered start-up lines in Nest's own text format:
+    // main.ts says why in one JSON line; a good start flushes them through pino.
+    { bufferLogs: true, autoFlushLogs: false },
   );
   useStructuredLogger(app);
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).

@@ -1,9 +1,10 @@
-import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
 import { ssoKeyring, WorkerAppConfig } from '@app/config';
 import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
+import { RepeatedErrorLog } from '@app/observability';
 import {
   ApiTokenAuthProvider,
   ConnectionStore,
@@ -14,7 +15,7 @@ import {
   WeGroupHttpModule,
   WeGroupOidcClient,
 } from '@app/wegroup';
-import { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { closeWithin, LeadDeliveryProcessor } from './lead-delivery.processor';
 import { RetentionSweeper } from './retention.sweeper';
 import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
 import { WorkerMetrics } from './worker.metrics';
@@ -57,7 +58,12 @@ export class WorkerModule implements OnApplicationShutdown {
         {
           provide: WORKER_QUEUE,
           inject: [WORKER_REDIS],
-          useFactory: (redis: RedisClient) => new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) }),
+          useFactory: (redis: RedisClient) => {
+            const queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) });
+            // Without a listener BullMQ prints each connection error raw on stderr, between the JSON lines.
+            queue.on('error', new RepeatedErrorLog(new Logger('LeadsQueue'), 'Leads queue error').listener);
+            return queue;
+          },
         },
         {
           provide: CircuitBreaker,
@@ -75,7 +81,7 @@ export class WorkerModule implements OnApplicationShutdown {
 
   /** Runs after the processor closed its Worker (onModuleDestroy). */
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
+    await closeWithin(this.queue.close(), 'the leads queue', new Logger(WorkerModule.name));
     // BullMQ leaves a connection it was handed open; it is ours to close.
     this.redis.disconnect();
   }

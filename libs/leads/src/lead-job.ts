@@ -63,6 +63,12 @@ export interface AttemptRecord {
   body: string | null;
   /** The wait chosen before the next attempt; null when there is none. */
   next_delay_ms: number | null;
+  /** WeGroup's Retry-After as it asked, in ms; next_delay_ms and pause_ms hold what was honoured (capped). */
+  retry_after_ms?: number | null;
+  /** How long every delivery was paused after this attempt (429, Retry-After, circuit opened). */
+  pause_ms?: number | null;
+  /** An unexpected error's stack, causes included (no WeGroup answer to show). */
+  stack?: string | null;
 }
 
 /** Ops re-queued a failed lead with a fresh schedule. */

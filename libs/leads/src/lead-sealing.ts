@@ -30,5 +30,7 @@ export function openLogLine(keyring: Keyring, line: string): LeadLogEntry | null
 
 /** The entry without anything that could carry personal data: WeGroup's words and body. */
 export function scrubEntry(entry: LeadLogEntry): LeadLogEntry {
-  return entry.kind === 'attempt' ? { ...entry, error: entry.error === null ? null : '(removed with the personal data)', body: null } : entry;
+  if (entry.kind !== 'attempt') return entry;
+  const { stack: _stack, ...kept } = entry;
+  return { ...kept, error: entry.error === null ? null : '(removed with the personal data)', body: null };
 }

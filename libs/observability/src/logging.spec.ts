@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pinoHttp, Options } from 'pino-http';
-import { loggerParams, resolveLogLevel, serializeError } from './logging';
+import { loggerParams, RepeatedErrorLog, resolveLogLevel, serializeError } from './logging';
 import { REDACTED } from './redaction';
 
 /** Every JSON line written, parsed. */
@@ -53,6 +53,18 @@ describe('loggerParams', () => {
     expect(serialized.stack.split('\n')[0]).toBe('Error: Unhandled SyntaxError');
     expect(serialized.stack).toMatch(/\n\s+at /);
     expect(JSON.stringify(serialized)).not.toContain('Grace');
+  });
+
+  it('follows the cause, and hides values an error message quotes (lead data, credentials in URLs)', () => {
+    const cause = Object.assign(new Error('connect to redis://:hunter2-password@redis.internal:6379 failed'), { code: 'ECONNREFUSED' });
+    const error = new SyntaxError(`Unexpected token 'o', "Grace Hopper" is not valid JSON (reading 'first_name')`, { cause });
+    const serialized = serializeError(error) as Record<string, any>;
+    expect(serialized).toMatchObject({
+      type: 'SyntaxError',
+      message: `Unexpected token '…', "…" is not valid JSON (reading '…')`,
+      cause: { type: 'Error', code: 'ECONNREFUSED', message: 'connect to … failed', stack: expect.stringMatching(/\n\s+at /) },
+    });
+    expect(JSON.stringify(serialized)).not.toMatch(/Grace|hunter2/);
   });
 
   it('writes JSON lines with the service, an ISO time and the level as a word, redacting what is logged', () => {
@@ -108,5 +120,27 @@ describe('loggerParams', () => {
       res: { statusCode: 200 },
     });
     expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl/);
+  });
+});
+
+describe('RepeatedErrorLog', () => {
+  it('logs the first of each error at once and a repeat at most once a minute, with how many were left out', () => {
+    let now = 0;
+    const logger = { warn: jest.fn() };
+    const log = new RepeatedErrorLog(logger, 'Queue error', 60_000, () => now);
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    for (let i = 0; i < 50; i++, now += 500) log.listener(refused);
+    log.listener(new Error('Connection is closed.'));
+    now = 60_000;
+    log.listener(refused);
+    expect(logger.warn.mock.calls.map(([, message]) => message)).toEqual([
+      'Queue error: connect ECONNREFUSED 127.0.0.1:6379',
+      'Queue error: Connection is closed.',
+      'Queue error: connect ECONNREFUSED 127.0.0.1:6379 (49 more since last logged)',
+    ]);
+    expect(logger.warn.mock.calls[0][0]).toEqual({ err: refused });
+    log.reset();
+    log.listener(refused);
+    expect(logger.warn).toHaveBeenCalledTimes(4);
   });
 });

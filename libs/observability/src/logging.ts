@@ -70,24 +70,47 @@ function serializeResponse(res: { statusCode?: number }) {
 }
 
 /**
- * Errors keep their class, code, message and stack frames, with credentials in their text
- * hidden; never their other fields (an AxiosError carries the request, headers and body
- * included). The stack's own first line is replaced: a stack handed over separately (Nest's
- * `logger.error(message, stack)`) would otherwise carry the original, unvetted message.
+ * Text inside an error message that can be a value: anything quoted (V8 quotes the input in
+ * `"Foo Bar" is not valid JSON`; a property name in quotes goes too, the stack frames still
+ * say where), e-mail addresses and URLs with credentials. The full message stays where it is
+ * sealed (a lead's attempt log).
  */
-export function serializeError(error: unknown): unknown {
+const ERROR_VALUES: Array<[RegExp, string]> = [
+  [/"[^"\n]*"/g, '"…"'],
+  [/(^|[^A-Za-z0-9])'[^'\n]*'(?![A-Za-z0-9])/g, "$1'…'"],
+  [/[^\s@"'()<>]+@[^\s@"'()<>]+/g, '…'],
+];
+
+function scrubErrorText(text: string): string {
+  let result = scrubText(text);
+  for (const [pattern, replacement] of ERROR_VALUES) result = result.replace(pattern, replacement);
+  return result;
+}
+
+/** How many causes deep an error is followed. */
+const MAX_CAUSES = 3;
+
+/**
+ * Errors keep their class, code, message, stack frames and cause (as far as three deep),
+ * with credentials and value-like text in their messages hidden; never their other fields
+ * (an AxiosError carries the request, headers and body included). The stack's own first
+ * line is replaced: a stack handed over separately (Nest's `logger.error(message, stack)`)
+ * would otherwise carry the original, unvetted message.
+ */
+export function serializeError(error: unknown, depth = 0): unknown {
   if (typeof error === 'string') return scrubText(error);
   if (error === null || typeof error !== 'object') return REDACTED;
   // pino-http hands over errors already passed through pino's standard serializer.
-  const { name, type, message, stack, code } = error as { name?: unknown; type?: unknown; message?: unknown; stack?: unknown; code?: unknown };
+  const { name, type, message, stack, code, cause } = error as { name?: unknown; type?: unknown; message?: unknown; stack?: unknown; code?: unknown; cause?: unknown };
   const kind = typeof type === 'string' ? type : typeof name === 'string' ? name : 'Error';
-  const text = typeof message === 'string' ? scrubText(message) : undefined;
+  const text = typeof message === 'string' ? scrubErrorText(message) : undefined;
   const frames = typeof stack === 'string' ? stack.split('\n').filter((line) => /^\s+at /.test(line)) : [];
   return {
     type: kind,
     message: text,
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
     ...(frames.length > 0 ? { stack: [`${kind}: ${text ?? ''}`, ...frames.map(scrubText)].join('\n') } : {}),
+    ...(cause !== undefined && cause !== null && depth < MAX_CAUSES ? { cause: serializeError(cause, depth + 1) } : {}),
   };
 }
 
@@ -146,6 +169,8 @@ export function withLogging(app: DynamicModule, service: string, options: AppLog
 /** Routes Nest's Logger (every `new Logger(Context)`) to pino; flushes what was buffered during start-up. */
 export function useStructuredLogger(app: INestApplicationContext): void {
   app.useLogger(app.get(Logger));
+  // Apps created with `autoFlushLogs: false` (so that a failed start prints no text lines).
+  app.flushLogs();
 }
 
 let contextLogger: PinoLogger | undefined;
@@ -160,4 +185,79 @@ export function withLogContext<T>(bindings: Record<string, unknown>, fn: () => T
   contextLogger ??= new PinoLogger({});
   const defined = Object.fromEntries(Object.entries(bindings).filter(([, value]) => value !== undefined && value !== null));
   return contextLogger.runInContext(fn, { bindings: defined });
+}
+
+/** What {@link RepeatedErrorLog} logs through: Nest's `Logger` fits. */
+export interface WarnLogger {
+  warn(message: unknown, ...rest: unknown[]): void;
+}
+
+/** How often one repeating error is logged again during an outage. */
+export const REPEAT_LOG_EVERY_MS = 60_000;
+
+/**
+ * Logs the 'error' events of a Redis client, BullMQ Queue or Worker without flooding: while
+ * Redis is away each reconnect fails again. The first of each distinct message is logged at
+ * once, a repeat at most once per `everyMs` with the count of those left out.
+ */
+export class RepeatedErrorLog {
+  private readonly seen = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: WarnLogger,
+    private readonly what: string,
+    private readonly everyMs = REPEAT_LOG_EVERY_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The listener to attach: `emitter.on('error', log.listener)`. */
+  readonly listener = (error: unknown): void => this.report(error);
+
+  report(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const now = this.now();
+    const last = this.seen.get(message);
+    if (last && now - last.at < this.everyMs) {
+      last.suppressed++;
+      return;
+    }
+    // Distinct messages are few (refused, reset, timed out); bound the map all the same.
+    if (!last && this.seen.size >= 100) this.seen.clear();
+    const repeats = last?.suppressed ?? 0;
+    this.seen.set(message, { at: now, suppressed: 0 });
+    this.logger.warn({ err: error, ...(repeats > 0 ? { repeats } : {}) }, `${this.what}: ${message}${repeats > 0 ? ` (${repeats} more since last logged)` : ''}`);
+  }
+
+  /** The trouble is over: the next error is news again. */
+  reset(): void {
+    this.seen.clear();
+  }
+}
+
+/** A failure to start whose message says it all (it names the variable): logged without a stack. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+/**
+ * Ends a process that could not start with one JSON line on stdout, like every other line it
+ * writes (Nest's logger may still be buffering then, so pino writes it directly and in sync),
+ * and exit code 1.
+ */
+export function exitOnStartupFailure(service: string, error: unknown): never {
+  const logger = pino(
+    {
+      base: { service, pid: process.pid, hostname: hostname() },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
+  if (error instanceof StartupError) logger.fatal(`Could not start: ${scrubText(error.message)}`);
+  else logger.fatal({ err: error }, `Could not start: ${scrubErrorText(error instanceof Error ? error.message : String(error))}`);
+  process.exit(1);
 }

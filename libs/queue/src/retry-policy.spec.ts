@@ -1,4 +1,4 @@
-import { attemptsFor, deliveryJobOptions, retryDelayMs } from './retry-policy';
+import { attemptsFor, deliveryJobOptions, honouredRetryAfterMs, MAX_RATE_LIMIT_PAUSE_MS, retryDelayMs } from './retry-policy';
 
 const retry = { scheduleMs: [5_000, 300_000, 1_800_000], maxRateLimitWaitMs: 0 };
 
@@ -27,5 +27,15 @@ describe('retry policy', () => {
   it('never retries before Retry-After', () => {
     expect(retryDelayMs(retry, 1, 60_000, () => 0.5)).toBe(60_000);
     expect(retryDelayMs(retry, 2, 60_000, () => 0.5)).toBe(300_000);
+  });
+
+  it.each([
+    ['a 429 within the cap', 120_000, true, 120_000],
+    ['a hostile 429', 99_999_999_000, true, MAX_RATE_LIMIT_PAUSE_MS],
+    ['a 503 within the cool-down', 2_000, false, 2_000],
+    ['a hostile 503', 99_999_999_000, false, 60_000],
+    ['no Retry-After', null, true, null],
+  ])('honours Retry-After up to a cap: %s', (_, asked, rateLimited, honoured) => {
+    expect(honouredRetryAfterMs(asked, rateLimited, 60_000)).toBe(honoured);
   });
 });

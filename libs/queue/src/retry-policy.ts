@@ -10,6 +10,22 @@ export const JITTER = 0.2;
 /** Waiting asked by a 429 without Retry-After. */
 export const DEFAULT_RATE_LIMIT_PAUSE_MS = 30_000;
 
+/**
+ * The most of a 429's Retry-After that is honoured. A 429 pauses every delivery, so one
+ * header must not stop them for days: after this long one request asks again.
+ */
+export const MAX_RATE_LIMIT_PAUSE_MS = 3_600_000;
+
+/**
+ * How much of WeGroup's Retry-After is honoured (null: it sent none). A 429 counts up to
+ * {@link MAX_RATE_LIMIT_PAUSE_MS}; any other answer (a 503) up to the circuit breaker's
+ * cool-down, the pause the service already takes for an outage.
+ */
+export function honouredRetryAfterMs(retryAfterMs: number | null, rateLimited: boolean, breakerCooldownMs: number): number | null {
+  if (retryAfterMs === null) return null;
+  return Math.min(retryAfterMs, rateLimited ? MAX_RATE_LIMIT_PAUSE_MS : breakerCooldownMs);
+}
+
 export function attemptsFor(retry: RetryConfig): number {
   return retry.scheduleMs.length + 1;
 }

@@ -1,4 +1,4 @@
-import { classifyStatus, parseRetryAfter, describeNetworkError, describeStatus, extractMessage, truncate } from './wegroup.errors';
+import { classifyStatus, parseRetryAfter, describeErrorBody, describeNetworkError, describeStatus, extractMessage, maskValues, truncate, WeGroupError } from './wegroup.errors';
 
 describe('WeGroup answer classification', () => {
   it.each([200, 201, 202, 204])('%i is delivered', (status) => expect(classifyStatus(status)).toBe('delivered'));
@@ -41,5 +41,53 @@ describe('WeGroup answer classification', () => {
     expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon')).toBeNull();
     expect(parseRetryAfter(undefined)).toBeNull();
+  });
+
+  describe('the failure reason kept in clear (job failedReason, log lines)', () => {
+    const failure = (status: number, body: string | null) =>
+      new WeGroupError(describeStatus(status, body, 'apikey'), 'permanent', status, body, null, describeStatus(status, null, 'apikey'));
+
+    it("says FastAPI's validation issues by location and message, never the input", () => {
+      const body = JSON.stringify({
+        detail: [
+          { loc: ['body', 'prospect', 'first_name'], msg: 'field required', type: 'value_error.missing' },
+          { loc: ['body', 'prospect', 'risk_objects', 'cars', 0, 'vin'], msg: 'ensure this value has at most 17 characters', type: 'value_error', input: 'WBA6L7100LFH65459XX', ctx: { limit_value: 17 } },
+        ],
+      });
+      expect(failure(422, body).reason).toBe(
+        'WeGroup answered 422: prospect.first_name: field required; prospect.risk_objects.cars.0.vin: ensure this value has at most 17 characters',
+      );
+      expect(failure(422, body).reason).not.toContain('WBA6L7100LFH65459');
+    });
+
+    it("keeps WeGroup's codes whole and its text with values masked; never `formatted`", () => {
+      const body = JSON.stringify({
+        code: 409,
+        detail: 'A prospect with e-mail foo.bar@example.com and phone +32470123456 already exists',
+        domain: 'leads',
+        error: 'CONFLICT',
+        formatted: 'Foo Bar (foo.bar@example.com) already exists',
+        msg: 'PROSPECT_EXISTS',
+        rpc_code: 'leads.conflict',
+      });
+      const { reason } = failure(409, body);
+      expect(reason).toBe('WeGroup answered 409: A prospect with e-mail … and phone … already exists (PROSPECT_EXISTS, CONFLICT, 409, leads.conflict)');
+      expect(reason).not.toMatch(/Foo|example\.com|470123456/);
+      expect(failure(401, '{"msg":"INVALID_TOKEN"}').reason).toBe('WeGroup refused the API token (401): check WEGROUP_API_TOKEN: INVALID_TOKEN');
+    });
+
+    it('masks quoted text, URLs and number-like words, keeps ordinary words and short numbers', () => {
+      expect(maskValues(`prospect 'Foo Bar' doesn't exist`)).toBe("prospect … doesn't exist");
+      expect(maskValues('backref "https://crm.example.com/p/1" refused at https://x.example/y')).toBe('backref … refused at …');
+      expect(maskValues('vin WBA6L7100LFH65459 invalid, born 1990-01-31, fault 503')).toBe('vin … invalid, born …, fault 503');
+    });
+
+    it('quotes nothing from bodies that are not JSON objects, and stays bounded', () => {
+      expect(describeErrorBody('<html>Bad Gateway for Foo Bar</html>')).toBeNull();
+      expect(describeErrorBody('["a"]')).toBeNull();
+      expect(failure(502, '<html>Bad Gateway</html>').reason).toBe('WeGroup answered 502');
+      const many = JSON.stringify({ detail: Array.from({ length: 100 }, (_, i) => ({ loc: ['body', 'prospect', `field_${i}`], msg: 'field required' })) });
+      expect(failure(422, many).reason.length).toBeLessThanOrEqual(300);
+    });
   });
 });

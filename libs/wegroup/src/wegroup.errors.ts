@@ -30,6 +30,87 @@ export class WeGroupError extends Error {
   get rateLimited(): boolean {
     return this.statusCode === 429;
   }
+
+  /**
+   * What ops read where nothing is sealed (the job's failure reason, log lines): the summary
+   * plus WeGroup's own codes and messages, never the values it may echo.
+   */
+  get reason(): string {
+    const words = this.body ? describeErrorBody(this.body) : null;
+    return bound(words ? `${this.summary}: ${words}` : this.summary, REASON_LIMIT);
+  }
+}
+
+/** The longest failure reason kept in clear. */
+export const REASON_LIMIT = 300;
+
+function bound(text: string, limit: number): string {
+  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
+/** A code such as `AUTHENTICATION_EXPIRED`, `value_error.missing` or `4221`: no room for a value. */
+const CODE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/**
+ * Free text from WeGroup with anything that looks like a value hidden: quoted text, e-mail
+ * addresses, URLs, and words holding a digit that are long enough to be a VIN, a phone or
+ * plate number, a date or an IBAN. What stays are words ("invalid vin", "field required").
+ */
+export function maskValues(text: string): string {
+  return text
+    .replace(/"[^"]*"|“[^”]*”|«[^»]*»/g, '…')
+    // Single quotes only around a value, not the apostrophe of "doesn't".
+    .replace(/(^|[^A-Za-z0-9])'[^']*'(?![A-Za-z0-9])/g, '$1…')
+    .replace(/[^\s@]+@[^\s@]+/g, '…')
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '…')
+    .replace(/[^\s,;()\[\]]*\d[^\s,;()\[\]]*/g, (word) => (word.replace(/[^A-Za-z0-9]/g, '').length >= 5 ? '…' : word))
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+function issueLocation(loc: unknown): string {
+  if (!Array.isArray(loc)) return '';
+  // FastAPI prefixes every location with where it was read: the body is the only place here.
+  const path = loc.filter((part, index) => !(index === 0 && part === 'body')).filter((part) => typeof part === 'string' || typeof part === 'number');
+  return path.map((part) => (typeof part === 'string' && CODE.test(part) ? part : typeof part === 'number' ? String(part) : '…')).join('.');
+}
+
+/**
+ * WeGroup's error answer in words, for places kept in clear: FastAPI's
+ * `{detail: [{loc, msg, type}]}` as `prospect.first_name: field required`, or the fields of
+ * its `{code, detail, domain, error, formatted, msg, rpc_code}` shape (the codes whole, the
+ * text with values masked). Never `input`, `ctx` or `formatted`, which can echo the lead.
+ * Null when the body says nothing usable (not JSON, HTML error pages, …).
+ */
+export function describeErrorBody(body: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const fields = parsed as Record<string, unknown>;
+  if (Array.isArray(fields.detail)) {
+    const issues = fields.detail
+      .filter((issue): issue is Record<string, unknown> => issue !== null && typeof issue === 'object')
+      .map((issue) => {
+        const where = issueLocation(issue.loc);
+        const what = typeof issue.msg === 'string' ? maskValues(issue.msg) : typeof issue.type === 'string' && CODE.test(issue.type) ? issue.type : 'invalid';
+        return where ? `${where}: ${what}` : what;
+      });
+    return issues.length > 0 ? issues.join('; ') : null;
+  }
+  const said = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
+  // `msg` is usually a code (AUTHENTICATION_EXPIRED); when it is prose it is the text.
+  const text = [fields.detail, fields.message, fields.error_description, CODE.test(String(fields.msg)) ? undefined : fields.msg].find(said);
+  const codes = [fields.msg, fields.error, fields.code, fields.rpc_code]
+    .filter((value): value is string | number => (typeof value === 'string' && CODE.test(value)) || (typeof value === 'number' && Number.isFinite(value)))
+    .map(String)
+    .filter((value, index, all) => all.indexOf(value) === index);
+  const words = text ? maskValues(text) : '';
+  if (!words && codes.length === 0) return null;
+  return codes.length === 0 ? words : words ? `${words} (${codes.join(', ')})` : codes.join(', ');
 }
 
 /** Parses Retry-After: delta-seconds or an HTTP date. */
