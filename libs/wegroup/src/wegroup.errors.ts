@@ -77,9 +77,10 @@ function issueLocation(loc: unknown): string {
 
 /**
  * WeGroup's error answer in words, for places kept in clear: FastAPI's
- * `{detail: [{loc, msg, type}]}` as `prospect.first_name: field required`, or the fields of
- * its `{code, detail, domain, error, formatted, msg, rpc_code}` shape (the codes whole, the
- * text with values masked). Never `input`, `ctx` or `formatted`, which can echo the lead.
+ * `{detail: [{loc, msg, type}]}` as `prospect.first_name: field required` (the validator's
+ * message, values masked), or the codes of its `{code, detail, domain, error, formatted,
+ * msg, rpc_code}` shape (`PROSPECT_EXISTS, 409`). Never `input` or `ctx`, nor free text
+ * (`detail`, `formatted`, `message` sentences), which can echo the lead.
  * Null when the body says nothing usable (not JSON, HTML error pages, …).
  */
 export function describeErrorBody(body: string): string | null {
@@ -101,16 +102,12 @@ export function describeErrorBody(body: string): string | null {
       });
     return issues.length > 0 ? issues.join('; ') : null;
   }
-  const said = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
-  // `msg` is usually a code (AUTHENTICATION_EXPIRED); when it is prose it is the text.
-  const text = [fields.detail, fields.message, fields.error_description, CODE.test(String(fields.msg)) ? undefined : fields.msg].find(said);
-  const codes = [fields.msg, fields.error, fields.code, fields.rpc_code]
+  // Only codes: WeGroup's free text (`detail`, `formatted`, `message`) can quote the prospect.
+  const codes = [fields.msg, fields.error, fields.code, fields.rpc_code, fields.detail]
     .filter((value): value is string | number => (typeof value === 'string' && CODE.test(value)) || (typeof value === 'number' && Number.isFinite(value)))
     .map(String)
     .filter((value, index, all) => all.indexOf(value) === index);
-  const words = text ? maskValues(text) : '';
-  if (!words && codes.length === 0) return null;
-  return codes.length === 0 ? words : words ? `${words} (${codes.join(', ')})` : codes.join(', ');
+  return codes.length > 0 ? codes.join(', ') : null;
 }
 
 /** Parses Retry-After: delta-seconds or an HTTP date. */
