@@ -48,7 +48,7 @@ describe('WorkerMetricsServer', () => {
     return { status, type: headers.get('content-type'), cache: headers.get('cache-control'), body: await response.json() };
   };
   const HEALTHY = { status: 200, type: 'application/json; charset=utf-8', cache: 'no-cache, no-store, must-revalidate' };
-  const NOT_READY = { status: 503, type: 'application/problem+json', cache: 'no-cache, no-store, must-revalidate' };
+  const NOT_READY = { status: 503, type: 'application/problem+json; charset=utf-8', cache: 'no-cache, no-store, must-revalidate' };
 
   it("is live and ready when Redis answers and the worker consumes, in the intake's terminus format", async () => {
     const { base } = await start(async () => 'PONG', true);

@@ -121,7 +121,7 @@ export class WorkerMetricsServer implements OnModuleInit, OnApplicationShutdown 
   /** An RFC 9457 problem document, as the intake answers a failed check. */
   private sendProblem(response: ServerResponse, status: number, detail: string): void {
     const body = { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
-    this.send(response, status, 'application/problem+json', JSON.stringify(body), { 'Cache-Control': HEALTH_CACHE_CONTROL });
+    this.send(response, status, 'application/problem+json; charset=utf-8', JSON.stringify(body), { 'Cache-Control': HEALTH_CACHE_CONTROL });
   }
 
   private send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
