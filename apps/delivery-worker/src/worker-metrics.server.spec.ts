@@ -76,7 +76,10 @@ describe('WorkerMetricsServer', () => {
 
   it('names only what is not ready', async () => {
     const paused = await start(async () => 'PONG', false);
-    expect((await answer(`${paused.base}/health/ready`)).body.detail).toBe('Not ready: the worker is not consuming the queue (starting, paused or shutting down).');
+    expect(await answer(`${paused.base}/health/ready`)).toMatchObject({
+      ...NOT_READY,
+      body: { detail: 'Not ready: the worker is not consuming the queue (starting, paused or shutting down).' },
+    });
     const unreachable = await start(async () => Promise.reject(new Error('Connection is closed.')), true);
     expect(await answer(`${unreachable.base}/health/ready`)).toMatchObject({ ...NOT_READY, body: { detail: 'Not ready: Redis (the lead queue) does not answer.' } });
   });
