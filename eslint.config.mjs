@@ -8,7 +8,7 @@ export default defineConfig(
     ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
   },
   {
-    files: ['apps/**/*.ts', 'libs/**/*.ts', 'test/**/*.ts'],
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     extends: [tseslint.configs.recommended],
     linterOptions: {
       reportUnusedDisableDirectives: 'warn',

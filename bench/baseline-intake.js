@@ -13,23 +13,24 @@
 const Fastify = require('fastify');
 const { Queue } = require('bullmq');
 const Redis = require('ioredis');
+const { DELIVER_LEAD_JOB, keyPrefix, LEADS_QUEUE } = require('./lib/project');
 
 const port = Number(process.env.PORT || 3900);
-const prefix = `{${process.env.QUEUE_PREFIX || 'bench-baseline'}}`;
+const prefix = keyPrefix(process.env.QUEUE_PREFIX || 'bench-baseline');
 const connection = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
-const queue = new Queue('leads', { connection, prefix });
+const queue = new Queue(LEADS_QUEUE, { connection, prefix });
 
 const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
 
 app.post('/v1/leads', async (request, reply) => {
-  const job = await queue.add('deliver-lead', request.body);
+  const job = await queue.add(DELIVER_LEAD_JOB, request.body);
   return reply.code(202).send({ id: job.id, status: 'queued' });
 });
 
 app.post('/v1/leads/batch', async (request, reply) => {
   const leads = request.body?.leads;
   if (!Array.isArray(leads)) return reply.code(400).send({ detail: 'leads must be an array' });
-  const jobs = await queue.addBulk(leads.map((data) => ({ name: 'deliver-lead', data })));
+  const jobs = await queue.addBulk(leads.map((data) => ({ name: DELIVER_LEAD_JOB, data })));
   return reply.code(207).send({
     accepted: jobs.length,
     replayed: 0,

@@ -8,13 +8,14 @@
  */
 const { Worker } = require('bullmq');
 const Redis = require('ioredis');
+const { keyPrefix, LEADS_QUEUE } = require('./lib/project');
 
 const concurrency = Number(process.env.WORKER_CONCURRENCY || 50);
-const prefix = `{${process.env.QUEUE_PREFIX || 'bench-baseline'}}`;
+const prefix = keyPrefix(process.env.QUEUE_PREFIX || 'bench-baseline');
 // Workers block on Redis: BullMQ wants no per-command retry limit on their connection.
 const connection = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 
-const worker = new Worker('leads', async () => undefined, { connection, prefix, concurrency });
+const worker = new Worker(LEADS_QUEUE, async () => undefined, { connection, prefix, concurrency });
 worker.on('error', (error) => process.stderr.write(`baseline worker error: ${error.message}\n`));
 
 async function shutdown() {

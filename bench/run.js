@@ -29,17 +29,15 @@ const { BenchRedis, REDIS_URL } = require('./lib/redis');
 const { Stack, MAINS, PROFILE_DIR } = require('./lib/stack');
 const { ROOT, Child, ProcessFailure, stopAll, killAll, sleep } = require('./lib/processes');
 const { leadBody, newDataKey, deliveryJobData } = require('./lib/leads');
+const { DELIVER_LEAD_JOB, SANDBOX_DEFAULTS, defaultDeliveryJobOptions } = require('./lib/project');
 const { runLoad, summarize, postJson, describeRefusal, round } = require('./lib/load');
 const { formatTable, machineInfo, writeJson } = require('./lib/report');
 
 const RESULTS_DIR = path.join(ROOT, 'bench/results');
 /** A drain with no completion for this long is reported as stuck. */
 const DRAIN_STALL_MS = 30_000;
-/** The sandbox's distribution when none is configured (SANDBOX_DEFAULTS in libs/config). */
-const SANDBOX_DISTRIBUTION_ID = '11111111-2222-4333-8444-555555555555';
-/** Job options the intake gives every lead (libs/queue deliveryJobOptions, defaults). */
-const DAY_SECONDS = 86_400;
-const REAL_JOB_OPTIONS = { attempts: 8, removeOnComplete: { age: 90 * DAY_SECONDS }, removeOnFail: { age: 30 * DAY_SECONDS } };
+/** The sandbox's distribution when none is configured. */
+const SANDBOX_DISTRIBUTION_ID = SANDBOX_DEFAULTS.distributionId;
 
 const USAGE = `Usage: npm run bench [-- options]   (or node bench/run.js [options])
 
@@ -270,12 +268,14 @@ function postBatch(server, key, size) {
 /** Fills a prefix's queue directly with addBulk, with data like the intake's (sealed lead). */
 async function fillDirectly(ctx, prefix, count) {
   const queue = ctx.redis.queue(prefix);
+  // As the intake stores a lead: its job options, the job id the lead id.
+  const jobOptions = defaultDeliveryJobOptions();
   const started = Date.now();
   for (let offset = 0; offset < count; offset += 1_000) {
     const jobs = [];
     for (let i = offset; i < Math.min(count, offset + 1_000); i++) {
       const data = deliveryJobData(ctx.dataKey, i, SANDBOX_DISTRIBUTION_ID);
-      jobs.push({ name: 'deliver-lead', data, opts: { ...REAL_JOB_OPTIONS, jobId: data.lead_id } });
+      jobs.push({ name: DELIVER_LEAD_JOB, data, opts: { ...jobOptions, jobId: data.lead_id } });
     }
     await queue.addBulk(jobs);
   }

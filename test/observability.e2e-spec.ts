@@ -338,7 +338,7 @@ describe('logs and metrics: nothing secret in any log line, a request id that fo
       const wrongOps = Buffer.from(`${OPS_USER}:not-the-password`).toString('base64');
       expect((await http('GET /metrics', `${intakeUrl}/metrics`, { headers: { authorization: `Basic ${wrongOps}` } })).status).toBe(401);
       const live = await http('GET /health/live', `${workerMetricsUrl}/health/live`);
-      expect([live.status, live.body]).toEqual([200, { status: 'ok' }]);
+      expect([live.status, live.body]).toEqual([200, { status: 'ok', info: {}, error: {}, details: {} }]);
       const ready = await http('GET /health/ready', `${workerMetricsUrl}/health/ready`);
       expect(ready.status).toBe(200);
       expect(ready.body).toMatchObject({ status: 'ok', details: { redis: { status: 'up' }, worker: { status: 'up' } } });

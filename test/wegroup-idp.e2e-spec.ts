@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import * as oidc from 'openid-client';
 import { createSandboxApp } from '../apps/wegroup-sandbox/src/sandbox.app';
+import { lead as sampleLead } from './support/lead-fixtures';
 import { CookieJar, followRedirects, startWeGroupIdp, WEGROUP_IDP_SCOPES, type WeGroupIdp } from './support/wegroup-idp';
 
 /**
@@ -330,11 +331,7 @@ describe('WeGroup sandbox: bearer tokens validated by introspection', () => {
   let sandboxUrl: string;
   const distributionId = 'dist-introspection';
 
-  const lead = {
-    origin: 'CRM',
-    backref: 'https://crm.example.com/prospects/1',
-    prospect: { first_name: 'Foo', last_name: 'Bar', external_ref: { external_ref: '1', external_ref_company: 'acme' } },
-  };
+  const lead = sampleLead();
 
   const push = async (authorization: string) => {
     const response = await fetch(`${sandboxUrl}/v1/api/distributions/${distributionId}/leads/customers`, {

@@ -7,16 +7,9 @@
 const { randomBytes } = require('node:crypto');
 const { Queue } = require('bullmq');
 const Redis = require('ioredis');
+const { keyPrefix, LEADS_QUEUE } = require('./project');
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-/** Same names as libs/queue/src/queue.constants.ts. */
-const LEADS_QUEUE = 'leads';
-const DELIVER_LEAD_JOB = 'deliver-lead';
-
-/** libs/queue keyPrefix(): the QUEUE_PREFIX wrapped in a Cluster hash tag. */
-function keyPrefix(queuePrefix) {
-  return `{${queuePrefix}}`;
-}
 
 class BenchRedis {
   constructor() {
@@ -117,4 +110,4 @@ class BenchRedis {
   }
 }
 
-module.exports = { BenchRedis, REDIS_URL, LEADS_QUEUE, DELIVER_LEAD_JOB, keyPrefix };
+module.exports = { BenchRedis, REDIS_URL };

@@ -1,7 +1,7 @@
 import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from '@app/config';
 import { keyPrefix, LEADS_QUEUE, RedisClient } from '@app/queue';
 import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
@@ -11,6 +11,8 @@ import { connectRedis, deleteKeys, redisTopologyEnv, uniqueQueuePrefix } from '.
 import { waitFor } from './wait';
 
 export { freePort } from './processes';
+// Most e2e specs take their sample leads with the stack.
+export { lead } from './lead-fixtures';
 
 export const INTAKE_KEY = 'test-intake-key-0123456789';
 export const OTHER_SOURCE_KEY = 'other-intake-key-0123456789';
@@ -210,23 +212,6 @@ export class Stack {
     this.redis.disconnect();
     await deleteKeys(this.queuePrefix, this.env);
   }
-}
-
-export function lead(overrides: Record<string, unknown> = {}, prospect: Record<string, unknown> = {}): Record<string, any> {
-  return {
-    origin: 'CRM',
-    backref: 'https://crm.example.com/prospects/1',
-    prospect: {
-      first_name: 'Foo',
-      last_name: 'Bar',
-      callbacks: ['https://crm.example.com/wegroup/callback'],
-      // Unique per lead: the external_ref doubles as the idempotency key when no header is sent.
-      external_ref: { external_ref: randomUUID(), external_ref_company: 'company' },
-      risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
-      ...prospect,
-    },
-    ...overrides,
-  };
 }
 
 export function distributionId(): string {

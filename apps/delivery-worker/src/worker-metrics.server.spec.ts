@@ -41,22 +41,47 @@ describe('WorkerMetricsServer', () => {
     expect(text).toContain('# TYPE process_cpu_user_seconds_total counter');
   });
 
-  it('is live and ready when Redis answers and the worker consumes', async () => {
+  /** Status, content type, cache policy and body of one answer. */
+  const answer = async (url: string) => {
+    const response = await fetch(url);
+    const { status, headers } = response;
+    return { status, type: headers.get('content-type'), cache: headers.get('cache-control'), body: await response.json() };
+  };
+  const HEALTHY = { status: 200, type: 'application/json; charset=utf-8', cache: 'no-cache, no-store, must-revalidate' };
+  const NOT_READY = { status: 503, type: 'application/problem+json; charset=utf-8', cache: 'no-cache, no-store, must-revalidate' };
+
+  it("is live and ready when Redis answers and the worker consumes, in the intake's terminus format", async () => {
     const { base } = await start(async () => 'PONG', true);
-    expect((await fetch(`${base}/health/live`)).status).toBe(200);
-    const ready = await fetch(`${base}/health/ready`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ok', details: { redis: { status: 'up' }, worker: { status: 'up' } } });
+    expect(await answer(`${base}/health/live`)).toEqual({ ...HEALTHY, body: { status: 'ok', info: {}, error: {}, details: {} } });
+    const checks = { redis: { status: 'up', latency_ms: expect.any(Number) }, worker: { status: 'up' } };
+    expect(await answer(`${base}/health/ready`)).toEqual({ ...HEALTHY, body: { status: 'ok', info: checks, error: {}, details: checks } });
   });
 
-  it('is not ready when Redis does not answer within a second, or the worker is not consuming', async () => {
+  it('is not ready when Redis does not answer within a second, or the worker is not consuming: a problem document naming each', async () => {
     const { base } = await start(() => new Promise<string>(() => undefined), false);
     const started = Date.now();
-    const ready = await fetch(`${base}/health/ready`);
+    const ready = await answer(`${base}/health/ready`);
     expect(Date.now() - started).toBeLessThan(3_000);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toMatchObject({ status: 'error', details: { redis: { status: 'down' }, worker: { status: 'down' } } });
-    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    expect(ready).toEqual({
+      ...NOT_READY,
+      body: {
+        type: 'about:blank',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'Not ready: Redis (the lead queue) does not answer; the worker is not consuming the queue (starting, paused or shutting down).',
+      },
+    });
+    expect((await answer(`${base}/health/live`)).status).toBe(200);
+  });
+
+  it('names only what is not ready', async () => {
+    const paused = await start(async () => 'PONG', false);
+    expect(await answer(`${paused.base}/health/ready`)).toMatchObject({
+      ...NOT_READY,
+      body: { detail: 'Not ready: the worker is not consuming the queue (starting, paused or shutting down).' },
+    });
+    const unreachable = await start(async () => Promise.reject(new Error('Connection is closed.')), true);
+    expect(await answer(`${unreachable.base}/health/ready`)).toMatchObject({ ...NOT_READY, body: { detail: 'Not ready: Redis (the lead queue) does not answer.' } });
   });
 
   it('answers 404 elsewhere and 405 to other methods', async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { HealthCheckResult, HealthIndicatorResult } from '@nestjs/terminus';
+import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '@app/queue';
 import { withTimeout } from '@app/queue';
@@ -18,10 +19,15 @@ export interface WorkerObservabilityOptions {
 /** Ready means Redis answers a PING within this long (and the worker consumes the queue). */
 export const READY_REDIS_TIMEOUT_MS = 1_000;
 
+/** What terminus's @HealthCheck sets on the intake's health answers. */
+const HEALTH_CACHE_CONTROL = 'no-cache, no-store, must-revalidate';
+
 /**
  * The worker has no public HTTP; this small server on METRICS_PORT is for Prometheus and
  * the orchestrator only: `GET /metrics`, `GET /health/live` (the process answers) and
  * `GET /health/ready` (Redis answers a PING within a second and the worker is consuming).
+ * Health answers read as the intake's: terminus's JSON when up, a 503 problem document
+ * naming what is not ready otherwise, so one probe and one dashboard serve both apps.
  * Not meant to be exposed publicly: it has no authentication. A port that cannot be listened
  * on stops the boot, before any lead is taken: a worker without health endpoints would run on
  * unseen, and its orchestrator would keep restarting or never route to it.
@@ -83,7 +89,7 @@ export class WorkerMetricsServer implements OnModuleInit, OnApplicationShutdown 
       case '/metrics':
         return this.send(response, 200, this.metrics.registry.contentType, await this.metrics.registry.metrics());
       case '/health/live':
-        return this.sendJson(response, 200, { status: 'ok' });
+        return this.sendHealth(response, {});
       case '/health/ready':
         return this.ready(response);
       default:
@@ -94,16 +100,28 @@ export class WorkerMetricsServer implements OnModuleInit, OnApplicationShutdown 
   private async ready(response: ServerResponse): Promise<void> {
     const started = Date.now();
     const redis = await withTimeout(this.redis.ping(), READY_REDIS_TIMEOUT_MS).then(
-      () => ({ status: 'up', latency_ms: Date.now() - started }),
-      (error: Error) => ({ status: 'down', message: error.message }),
+      () => ({ status: 'up' as const, latency_ms: Date.now() - started }),
+      () => null,
     );
-    const worker = this.processor.isRunning() ? { status: 'up' } : { status: 'down', message: 'not consuming the queue (starting, paused or shutting down)' };
-    const ok = redis.status === 'up' && worker.status === 'up';
-    this.sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'error', details: { redis, worker } });
+    const consuming = this.processor.isRunning();
+    if (redis && consuming) return this.sendHealth(response, { redis, worker: { status: 'up' } });
+    const reasons = [
+      ...(redis ? [] : ['Redis (the lead queue) does not answer']),
+      ...(consuming ? [] : ['the worker is not consuming the queue (starting, paused or shutting down)']),
+    ];
+    this.sendProblem(response, 503, `Not ready: ${reasons.join('; ')}.`);
   }
 
-  private sendJson(response: ServerResponse, status: number, body: unknown): void {
-    this.send(response, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+  /** A healthy answer as the intake's terminus sends it (every indicator up). */
+  private sendHealth(response: ServerResponse, indicators: HealthIndicatorResult): void {
+    const body: HealthCheckResult = { status: 'ok', info: indicators, error: {}, details: indicators };
+    this.send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body), { 'Cache-Control': HEALTH_CACHE_CONTROL });
+  }
+
+  /** An RFC 9457 problem document, as the intake answers a failed check. */
+  private sendProblem(response: ServerResponse, status: number, detail: string): void {
+    const body = { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+    this.send(response, status, 'application/problem+json; charset=utf-8', JSON.stringify(body), { 'Cache-Control': HEALTH_CACHE_CONTROL });
   }
 
   private send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

@@ -1,8 +1,9 @@
 import { SANDBOX_DEFAULTS } from '@app/config';
+import { lead } from '../../../test/support/lead-fixtures';
 import { call, startTestSandbox, type RunningSandbox } from './sandbox-http.test-helper';
 
 const AUTH = { authorization: `apikey ${SANDBOX_DEFAULTS.apiToken}` };
-const LEAD = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
+const LEAD = lead();
 
 let seq = 0;
 const dist = (): string => `ctl-dist-${process.pid}-${++seq}`;

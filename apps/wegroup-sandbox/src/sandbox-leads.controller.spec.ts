@@ -1,4 +1,5 @@
 import { SANDBOX_DEFAULTS } from '@app/config';
+import { lead } from '../../../test/support/lead-fixtures';
 import { startTestSandbox, type RunningSandbox } from './sandbox-http.test-helper';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -8,19 +9,9 @@ let seq = 0;
 const dist = (): string => `spec-dist-${process.pid}-${++seq}`;
 const leadPath = (distributionId: string): string => `/v1/api/distributions/${encodeURIComponent(distributionId)}/leads/customers`;
 
+/** The same lead on every call: the sandbox's records are compared with it. */
 function validLead(): Record<string, unknown> {
-  return {
-    origin: 'CRM',
-    backref: 'https://crm.example.com/prospects/1',
-    prospect: {
-      first_name: 'Foo',
-      last_name: 'Bar',
-      email: 'foo.bar@example.com',
-      callbacks: ['https://crm.example.com/wegroup/callback'],
-      external_ref: { external_ref: '123', external_ref_company: 'company' },
-      risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
-    },
-  };
+  return lead({}, { email: 'foo.bar@example.com', external_ref: { external_ref: '123', external_ref_company: 'company' } });
 }
 
 describe('WeGroup sandbox lead endpoint', () => {

@@ -3,4 +3,5 @@ export * from './lead-status';
 export * from './dto/create-lead.dto';
 export * from './dto/lead-views.dto';
 export * from './lead-sealing';
+export * from './canonical-json';
 export * from './lead-erasure';

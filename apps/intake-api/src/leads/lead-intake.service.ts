@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import { IntakeAppConfig, Keyring } from '@app/config';
-import { CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
+import { canonicalJson, CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
 import { DELIVER_LEAD_JOB, deliveryJobOptions, ReplicaAck } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { REDIS_ANSWER_TIMEOUT_MS, withRedisTimeout } from '../common/redis-timeout';
@@ -154,7 +154,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
       ...(requestId !== undefined ? { request_id: requestId } : {}),
       sealed_lead: sealLead(this.keyring, toLeadBody(dto)),
       // Keyed, so the digest of a small body cannot be matched against guessed names.
-      body_hash: this.keyring.digest(stableStringify(dto)),
+      body_hash: this.keyring.digest(canonicalJson(dto)),
     };
     const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
     const options: JobsOptions = { ...this.jobOptions, jobId: data.lead_id };
@@ -218,17 +218,4 @@ export function toLeadBody(dto: CreateLeadDto): LeadBody {
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/** Key order does not make two bodies different. */
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
