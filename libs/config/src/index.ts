@@ -1,5 +1,5 @@
 export * from './env';
-export * from './app-config';
+export * from './config-namespace';
 export * from './boot';
 export * from './keyring';
 export * from './demo-secrets';
