@@ -3,6 +3,28 @@
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
+// The libs build on each other in one direction, so they can never import each other in a
+// circle: each lib may import only the libs before it here, and never an app.
+const LIB_LAYERS = ['config', 'queue', 'observability', 'leads', 'wegroup'];
+
+const libLayering = LIB_LAYERS.map((lib, index) => ({
+  files: [`libs/${lib}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          ...LIB_LAYERS.slice(index + 1).map((above) => ({
+            group: [`@app/${above}`, `@app/${above}/*`, `**/${above}/src`, `**/${above}/src/**`],
+            message: `libs/${lib} may import ${index ? `only ${LIB_LAYERS.slice(0, index).join(', ')}` : 'no other lib'} (layers: ${LIB_LAYERS.join(' <- ')}): move what both need down a layer, or pass it in.`,
+          })),
+          { group: ['**/apps/**'], message: 'Libs never import apps.' },
+        ],
+      },
+    ],
+  },
+}));
+
 export default defineConfig(
   {
     ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
@@ -26,6 +48,7 @@ export default defineConfig(
       ],
     },
   },
+  ...libLayering,
   {
     // Tests poke at loosely typed HTTP bodies and mocks; `any` is fine there.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],

@@ -1,5 +1,5 @@
 import type { Locator, Page } from 'playwright-core';
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { BrowserSession, screenshot } from './support/browser';
 import { INTAKE_KEY, refOf, StackWithSandbox, startStackWithSandbox, stopStackWithSandbox } from './support/stack';
 import { waitFor } from './support/wait';

@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { readIntakeAppConfig } from '@app/config';
 import { keyPrefix } from '@app/queue';
 import { createIntakeApp } from '../apps/intake-api/src/intake.app';
+import { readIntakeAppConfig } from '../apps/intake-api/src/intake.config';
 import { REDIS_URL } from './support/redis-keys';
 import {
   distributionId,

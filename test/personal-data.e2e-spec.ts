@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { readWorkerAppConfig } from '@app/config';
 import { keyPrefix } from '@app/queue';
 import { createWorkerApp } from '../apps/delivery-worker/src/worker.app';
+import { readWorkerAppConfig } from '../apps/delivery-worker/src/worker.config';
 import { RetentionSweeper } from '../apps/delivery-worker/src/retention.sweeper';
 import { REDIS_URL } from './support/redis-keys';
 import {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { AppProcess, freePort, ProcessGroup } from './support/processes';
 import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './support/redis-keys';
 import { distributionId, INTAKE_KEY, lead, OPS, refOf, SandboxControl, startSandbox, StartedSandbox, TEST_DATA_KEY } from './support/stack';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { AppProcess, distinctFreePorts, freePort, ProcessGroup } from './support/processes';
 import { deleteKeys, REDIS_URL, uniqueQueuePrefix } from './support/redis-keys';
 import { INTAKE_KEY, OPS, TEST_DATA_KEY } from './support/stack';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { AppProcess, freePort, ProcessGroup } from './support/processes';
 import { RedisSentinelSet } from './support/redis-sentinel';
 import { uniqueQueuePrefix } from './support/redis-keys';

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { readWorkerAppConfig } from '@app/config';
 import { keyPrefix } from '@app/queue';
 import { createWorkerApp } from '../apps/delivery-worker/src/worker.app';
+import { readWorkerAppConfig } from '../apps/delivery-worker/src/worker.config';
 import { createSandboxApp } from '../apps/wegroup-sandbox/src/sandbox.app';
 import { REDIS_URL } from './support/redis-keys';
 import { freePort, lead, OPS_AUTH, SandboxControl, Stack, TEST_LOGGER } from './support/stack';

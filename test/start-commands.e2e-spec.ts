@@ -45,7 +45,7 @@ describe('npm start rebuilds a stale dist/', () => {
     // A copy of the layout only: the sources and the three bundles, with chosen times.
     tree = mkdtempSync(join(tmpdir(), 'start-stack-'));
     at('apps/intake-api/src/main.ts', 1_000);
-    at('libs/config/src/app-config.ts', 1_000);
+    at('libs/config/src/env.ts', 1_000);
     for (const app of Object.values(APPS)) at(app.main, 2_000);
   });
   afterEach(() => rmSync(tree, { recursive: true, force: true }));
@@ -55,7 +55,7 @@ describe('npm start rebuilds a stale dist/', () => {
   });
 
   it('builds when a source changed after the build (an edit, a pull)', () => {
-    at('libs/config/src/app-config.ts', 3_000);
+    at('libs/config/src/env.ts', 3_000);
     expect(buildReason(tree)).toBe('libs changed since the last build');
   });
 
@@ -70,7 +70,7 @@ describe('npm start rebuilds a stale dist/', () => {
   });
 
   it('does not rebuild for a changed unit spec (not part of any bundle)', () => {
-    at('libs/config/src/app-config.spec.ts', 3_000);
+    at('libs/config/src/keyring.spec.ts', 3_000);
     expect(buildReason(tree)).toBeNull();
   });
 });

@@ -5,10 +5,10 @@
  * (CommonJS) for bench/*.js, which plain node runs. The baselines load it too and their
  * memory is measured: import only light modules here (no Nest, no Redis client).
  */
-import { readRetentionConfig, readRetryConfig } from '@app/config/app-config';
+import { readRetentionConfig, readRetryConfig } from '@app/queue/lead-jobs.config';
 import { deliveryJobOptions } from '@app/queue/retry-policy';
 
-export { SANDBOX_DEFAULTS } from '@app/config/app-config';
+export { SANDBOX_DEFAULTS } from '@app/wegroup/wegroup.config';
 export { Keyring } from '@app/config/keyring';
 export { DELIVER_LEAD_JOB, keyPrefix, LEADS_QUEUE } from '@app/queue/queue.constants';
 export { canonicalJson } from '@app/leads/canonical-json';

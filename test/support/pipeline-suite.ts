@@ -1,5 +1,5 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import {
   distributionId,
   lead,

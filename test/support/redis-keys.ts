@@ -1,6 +1,6 @@
 import Redis, { Cluster, RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { readRedisConfig } from '@app/config';
+import { readRedisConfig } from '@app/queue';
 import { keyPrefix, primaries, RedisClient } from '@app/queue';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

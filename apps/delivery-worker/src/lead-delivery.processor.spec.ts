@@ -1,15 +1,15 @@
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type Redis from 'ioredis';
 import { Admission, CircuitBreaker, MAX_RATE_LIMIT_PAUSE_MS } from '@app/queue';
 import { randomBytes } from 'node:crypto';
-import { Keyring, readWorkerAppConfig, WorkerAppConfig } from '@app/config';
+import { Keyring } from '@app/config';
 import { DeliverLeadJobData, DeliveryResult, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
+import { readWorkerAppConfig } from './worker.config';
 
 const ENV = {
   WEGROUP_API_URL: 'http://wegroup.test',
@@ -33,7 +33,6 @@ function fakeJob(attemptsMade = 0) {
 }
 
 function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics) {
-  const configService = { get: (key: keyof typeof config) => config[key] } as unknown as ConfigService<WorkerAppConfig, true>;
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
   const queue = { rateLimit: jest.fn().mockResolvedValue(undefined) };
   const breaker = {
@@ -42,7 +41,10 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     recordFailure: jest.fn().mockResolvedValue(null),
   };
   const processor = new LeadDeliveryProcessor(
-    configService,
+    config.redis,
+    config.wegroup,
+    config.delivery,
+    config.dataKeyring,
     client,
     new ApiTokenAuthProvider('tok', ['leads:write']),
     {} as Redis,

@@ -1,8 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { Keyring, WorkerAppConfig } from '@app/config';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig } from '@app/leads';
+import { redisConfig } from '@app/queue';
+import { weGroupConfig } from '@app/wegroup';
+import { deliveryConfig, WorkerAppConfig } from './worker.config';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord, LeadBody, openLead, sealLogEntry } from '@app/leads';
 import {
   attemptsFor,
@@ -120,13 +124,16 @@ type AttemptOutcome = Pick<AttemptRecord, 'outcome' | 'status_code' | 'error' | 
 @Injectable()
 export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(LeadDeliveryProcessor.name);
-  private readonly config: WorkerAppConfig;
+  private readonly config: Pick<WorkerAppConfig, 'redis' | 'wegroup' | 'delivery' | 'dataKeyring'>;
   private readonly attempts: number;
   private readonly keyring: Keyring;
   private worker?: Worker<DeliverLeadJobData, DeliveryResult>;
 
   constructor(
-    config: ConfigService<WorkerAppConfig, true>,
+    @Inject(redisConfig.KEY) redisOptions: ConfigType<typeof redisConfig>,
+    @Inject(weGroupConfig.KEY) wegroup: ConfigType<typeof weGroupConfig>,
+    @Inject(deliveryConfig.KEY) delivery: ConfigType<typeof deliveryConfig>,
+    @Inject(dataKeyringConfig.KEY) dataKeyring: ConfigType<typeof dataKeyringConfig>,
     private readonly client: WeGroupClient,
     @Inject(WEGROUP_AUTH_PROVIDER) private readonly auth: WeGroupAuthProvider,
     @Inject(WORKER_REDIS) private readonly redis: RedisClient,
@@ -134,14 +141,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     private readonly breaker: CircuitBreaker,
     @Optional() private readonly metrics?: WorkerMetrics,
   ) {
-    this.config = {
-      redis: config.get('redis', { infer: true }),
-      wegroup: config.get('wegroup', { infer: true }),
-      delivery: config.get('delivery', { infer: true }),
-      sso: config.get('sso', { infer: true }),
-      dataKeyring: config.get('dataKeyring', { infer: true }),
-      retention: config.get('retention', { infer: true }),
-    };
+    this.config = { redis: redisOptions, wegroup, delivery, dataKeyring };
     this.keyring = this.config.dataKeyring;
     this.attempts = attemptsFor(this.config.delivery.retry);
   }

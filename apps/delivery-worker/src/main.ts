@@ -1,6 +1,7 @@
-import { loadConfigOrExit, readWorkerAppConfig } from '@app/config';
-import { exitOnStartupFailure, readWorkerObservabilityConfig } from '@app/observability';
+import { loadConfigOrExit } from '@app/config';
+import { exitOnStartupFailure } from '@app/observability';
 import { createWorkerApp } from './worker.app';
+import { readWorkerAppConfig, readWorkerObservabilityConfig } from './worker.config';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit(readWorkerAppConfig);

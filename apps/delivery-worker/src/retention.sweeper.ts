@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { Job, Queue, Worker } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { Keyring, RetentionConfig, WorkerAppConfig } from '@app/config';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig } from '@app/leads';
+import { redisConfig, RetentionConfig, retentionConfig } from '@app/queue';
 import { DeliverLeadJobData, scrubLeadJob } from '@app/leads';
 import { keyPrefix, MAINTENANCE_QUEUE, SCRUB_DELIVERED_JOB } from '@app/queue';
 import { RepeatedErrorLog } from '@app/observability';
@@ -27,13 +29,15 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
   private worker?: Worker;
 
   constructor(
-    config: ConfigService<WorkerAppConfig, true>,
+    @Inject(retentionConfig.KEY) retention: ConfigType<typeof retentionConfig>,
+    @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
+    @Inject(redisConfig.KEY) { queuePrefix }: ConfigType<typeof redisConfig>,
     @Inject(WORKER_REDIS) private readonly redis: RedisClient,
     @Inject(WORKER_QUEUE) private readonly leads: Queue<DeliverLeadJobData>,
   ) {
-    this.retention = config.get('retention', { infer: true });
-    this.keyring = config.get('dataKeyring', { infer: true });
-    this.prefix = keyPrefix(config.get('redis', { infer: true }).queuePrefix);
+    this.retention = retention;
+    this.keyring = keyring;
+    this.prefix = keyPrefix(queuePrefix);
   }
 
   onApplicationBootstrap(): void {

@@ -1,8 +1,8 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { WorkerAppConfig } from '@app/config';
 import { AppLoggingOptions, useStructuredLogger, withLogging } from '@app/observability';
 import { WorkerObservabilityOptions } from './worker-metrics.server';
+import { WorkerAppConfig } from './worker.config';
 import { WorkerModule } from './worker.module';
 
 /**

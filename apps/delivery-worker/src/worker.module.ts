@@ -1,8 +1,6 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { ssoKeyring, WorkerAppConfig } from '@app/config';
 import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
 import { RepeatedErrorLog } from '@app/observability';
 import {
@@ -14,19 +12,21 @@ import {
   WeGroupAuthProvider,
   WeGroupHttpModule,
   WeGroupOidcClient,
+  ssoKeyring,
 } from '@app/wegroup';
 import { closeWithin, LeadDeliveryProcessor } from './lead-delivery.processor';
 import { RetentionSweeper } from './retention.sweeper';
 import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
+import { WorkerAppConfig, workerConfigProviders } from './worker.config';
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_OBSERVABILITY, WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 function authProvider(config: WorkerAppConfig, redis: RedisClient, metrics: WorkerMetrics): WeGroupAuthProvider {
   const { apiToken, apiTokenScopes, distributionId } = config.wegroup;
-  const sso = config.sso
+  const sso = config.sso.client
     ? new SsoAuthProvider(
-        new ConnectionStore(redis, config.redis.queuePrefix, ssoKeyring(config.sso)),
-        new WeGroupOidcClient(config.sso),
+        new ConnectionStore(redis, config.redis.queuePrefix, ssoKeyring(config.sso.client)),
+        new WeGroupOidcClient(config.sso.client),
         redis,
         metrics.tokenRefresh,
       )
@@ -45,10 +45,10 @@ export class WorkerModule implements OnApplicationShutdown {
     return {
       module: WorkerModule,
       imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
         WeGroupHttpModule.register({ timeoutMs: config.wegroup.timeoutMs, maxSockets: config.delivery.concurrency }),
       ],
       providers: [
+        ...workerConfigProviders(config),
         { provide: WORKER_REDIS, useFactory: () => createRedis(config.redis, 'worker', 'delivery-worker') },
         {
           provide: WEGROUP_AUTH_PROVIDER,

@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
-import { IntakeAppConfig } from '@app/config';
+import { IntakeAppConfig } from './intake.config';
 import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
 import { BodyBudget, markInexactNumbers } from './common/body-limits';
 import { ProblemException } from './common/problem';

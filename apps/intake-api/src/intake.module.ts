@@ -1,11 +1,9 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { ConfigModule } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { IntakeAppConfig } from '@app/config';
 import { checkRedisDurability, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator, ReplicaAck } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
@@ -15,6 +13,7 @@ import { SsoConnectionsService } from './connections/sso-connections.service';
 import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { intakeConfigProviders, IntakeAppConfig } from './intake.config';
 import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS, REPLICA_ACK } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { SourceThrottlerGuard } from './leads/source-throttler.guard';
@@ -38,9 +37,10 @@ export class IntakeModule implements OnApplicationShutdown {
   static forRoot(config: IntakeAppConfig): DynamicModule {
     return {
       module: IntakeModule,
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }), TerminusModule],
+      imports: [TerminusModule],
       controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
+        ...intakeConfigProviders(config),
         { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: INTAKE_API_KEYS, useValue: config.intake.apiKeys },

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { loadConfigOrExit, readIntakeAppConfig } from '@app/config';
+import { loadConfigOrExit } from '@app/config';
 import { exitOnStartupFailure, readLogLevel, StartupError } from '@app/observability';
 import { createIntakeApp } from './intake.app';
+import { readIntakeAppConfig } from './intake.config';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit(readIntakeAppConfig);

@@ -1,4 +1,4 @@
-import { SANDBOX_DEFAULTS } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { lead } from '../../../test/support/lead-fixtures';
 import { call, startTestSandbox, type RunningSandbox } from './sandbox-http.test-helper';
 

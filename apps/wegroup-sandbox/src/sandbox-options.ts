@@ -1,4 +1,5 @@
-import { ConfigError, Env, integer, optionalString, SANDBOX_DEFAULTS, url } from '@app/config';
+import { ConfigError, Env, integer, optionalString, url } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup/wegroup.config';
 import { readLogLevel } from '@app/observability';
 import { SSO_ONLY_SCOPES, WEGROUP_SCOPES } from '@app/wegroup/scopes';
 import type { LoggerService, LogLevel } from '@nestjs/common';

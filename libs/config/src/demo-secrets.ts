@@ -1,6 +1,12 @@
 import * as DEMO from './published-demo-secrets.json';
 import { ConfigError, Env, oneOf } from './env';
-import { WEGROUP_ENVIRONMENTS } from '@app/wegroup/hosts';
+
+/**
+ * WEGROUP_ENV's values (@app/wegroup keys its hosts by them). Declared here because the
+ * demo values are accepted in `sandbox` only, and every app checks that at boot.
+ */
+export const WEGROUP_ENVIRONMENTS = ['sandbox', 'staging', 'production'] as const;
+export type WeGroupEnvironment = (typeof WEGROUP_ENVIRONMENTS)[number];
 
 /**
  * Every secret value this repository publishes (compose and `npm start` defaults,

@@ -5,3 +5,4 @@ export * from './dto/lead-views.dto';
 export * from './lead-sealing';
 export * from './canonical-json';
 export * from './lead-erasure';
+export * from './data-keyring.config';

@@ -1,4 +1,4 @@
-import { readRedisConfig } from '@app/config';
+import { readRedisConfig } from './redis.config';
 import { clusterOptions, redisOptions, sentinelOptions } from './redis-connection';
 
 describe('Redis connection settings', () => {

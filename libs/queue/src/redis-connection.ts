@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
-import { RedisConfig } from '@app/config';
+import { RedisConfig } from './redis.config';
 
 export type RedisRole = 'producer' | 'worker';
 

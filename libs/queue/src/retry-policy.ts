@@ -1,4 +1,4 @@
-import { RetentionConfig, RetryConfig } from '@app/config';
+import { RetentionConfig, RetryConfig } from './lead-jobs.config';
 import { JobsOptions } from 'bullmq';
 
 /** The backoff type our jobs carry; the worker's backoffStrategy computes its delays. */

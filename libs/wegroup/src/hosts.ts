@@ -1,5 +1,7 @@
-export const WEGROUP_ENVIRONMENTS = ['sandbox', 'staging', 'production'] as const;
-export type WeGroupEnvironment = (typeof WEGROUP_ENVIRONMENTS)[number];
+import { WEGROUP_ENVIRONMENTS, type WeGroupEnvironment } from '@app/config';
+
+export { WEGROUP_ENVIRONMENTS };
+export type { WeGroupEnvironment };
 
 /** API base per environment; `sandbox` is our local stand-in (apps/wegroup-sandbox). */
 export const WEGROUP_API_HOSTS: Record<WeGroupEnvironment, string> = {

@@ -10,3 +10,4 @@ export * from './sso/connection';
 export * from './sso/connection.store';
 export * from './sso/oidc.client';
 export * from './sso/sso.auth-provider';
+export * from './wegroup.config';

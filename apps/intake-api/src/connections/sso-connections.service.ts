@@ -1,8 +1,9 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { IntakeAppConfig, ssoKeyring } from '@app/config';
+import { redisConfig } from '@app/queue';
+import { ssoConfig, ssoKeyring } from '@app/wegroup';
 import { DeliverLeadJobData } from '@app/leads';
 import { ConnectionStore, ConnectionView, WeGroupOidcClient } from '@app/wegroup';
 import { ProblemException } from '../common/problem';
@@ -20,12 +21,11 @@ export class SsoConnectionsService {
   private readonly oidc: WeGroupOidcClient | null;
 
   constructor(
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(ssoConfig.KEY) { client: sso }: ConfigType<typeof ssoConfig>,
+    @Inject(redisConfig.KEY) { queuePrefix }: ConfigType<typeof redisConfig>,
     @Inject(INTAKE_REDIS) redis: RedisClient,
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
   ) {
-    const sso = config.get('sso', { infer: true });
-    const queuePrefix = config.get('redis', { infer: true }).queuePrefix;
     this.store = sso ? new ConnectionStore(redis, queuePrefix, ssoKeyring(sso)) : null;
     this.oidc = sso ? new WeGroupOidcClient(sso) : null;
   }

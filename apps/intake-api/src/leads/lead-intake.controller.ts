@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Logger, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Inject, Logger, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import {
   ApiAcceptedResponse,
   ApiBasicAuth,
@@ -13,7 +13,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { IntakeAppConfig } from '@app/config';
+import { intakeConfig } from '../intake.config';
 import { CreateLeadDto, LeadAcceptedDto, LeadStatusDto } from '@app/leads';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
@@ -81,9 +81,9 @@ export class LeadIntakeController {
   constructor(
     private readonly intake: LeadIntakeService,
     private readonly status: LeadStatusService,
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(intakeConfig.KEY) { allowHttpUrls }: ConfigType<typeof intakeConfig>,
   ) {
-    this.validation = new StrictValidationPipe({ allowHttpUrls: config.get('intake', { infer: true }).allowHttpUrls });
+    this.validation = new StrictValidationPipe({ allowHttpUrls });
   }
 
   @Post()

@@ -1,7 +1,6 @@
 import { HttpStatus, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import type { Job, Queue } from 'bullmq';
-import { IntakeAppConfig, readIntakeAppConfig } from '@app/config';
+import { readIntakeAppConfig } from '../intake.config';
 import { CreateLeadDto, DeliverLeadJobData } from '@app/leads';
 import { ProblemException, RedisUnavailableException } from '../common/problem';
 import type { SsoConnectionsService } from '../connections/sso-connections.service';
@@ -40,12 +39,19 @@ function fakeQueue() {
 
 function service(connected: string[] | null = null) {
   const queue = fakeQueue();
-  const config = new ConfigService<IntakeAppConfig, true>(readIntakeAppConfig(ENV) as unknown as Record<string, unknown>);
+  const config = readIntakeAppConfig(ENV);
   const connections = {
     enabled: connected !== null,
     hasConnection: jest.fn(async (id: string) => connected?.includes(id) ?? false),
   };
-  const intake = new LeadIntakeService(queue as unknown as Queue<DeliverLeadJobData>, config, connections as unknown as SsoConnectionsService);
+  const intake = new LeadIntakeService(
+    queue as unknown as Queue<DeliverLeadJobData>,
+    config.routes,
+    config.dataKeyring,
+    config.retry,
+    config.retention,
+    connections as unknown as SsoConnectionsService,
+  );
   return { intake, queue, connections };
 }
 

@@ -1,9 +1,11 @@
 import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
-import { IntakeAppConfig, Keyring } from '@app/config';
-import { canonicalJson, CreateLeadDto, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
+import { Keyring } from '@app/config';
+import { canonicalJson, CreateLeadDto, dataKeyringConfig, DeliverLeadJobData, LeadBody, sealLead } from '@app/leads';
+import { retentionConfig, retryConfig } from '@app/queue';
+import { weGroupRoutesConfig } from '@app/wegroup';
 import { DELIVER_LEAD_JOB, deliveryJobOptions, ReplicaAck } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { REDIS_ANSWER_TIMEOUT_MS, withRedisTimeout } from '../common/redis-timeout';
@@ -50,16 +52,18 @@ export class LeadIntakeService implements OnApplicationShutdown {
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(weGroupRoutesConfig.KEY) routes: ConfigType<typeof weGroupRoutesConfig>,
+    @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
+    @Inject(retryConfig.KEY) retry: ConfigType<typeof retryConfig>,
+    @Inject(retentionConfig.KEY) retention: ConfigType<typeof retentionConfig>,
     private readonly connections: SsoConnectionsService,
     @Optional() @Inject(REPLICA_ACK) replication?: ReplicaAck | null,
     @Optional() metrics?: IntakeMetrics,
   ) {
-    this.apiTokenConfigured = config.get('apiTokenConfigured', { infer: true });
-    this.keyring = config.get('dataKeyring', { infer: true });
-    const retention = config.get('retention', { infer: true });
-    this.jobOptions = deliveryJobOptions(config.get('retry', { infer: true }), retention);
-    this.defaultDistributionId = config.get('defaultDistributionId', { infer: true });
+    this.apiTokenConfigured = routes.apiTokenConfigured;
+    this.keyring = keyring;
+    this.jobOptions = deliveryJobOptions(retry, retention);
+    this.defaultDistributionId = routes.defaultDistributionId;
     this.idempotencyTtlMs = retention.idempotencyTtlSeconds * 1000;
     // With REDIS_WAIT_REPLICAS, each bulk is followed by one WAIT on the queue's own connection
     // (REPLICA_ACK wraps the client the Queue was given); a shortfall answers its leads 503.

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
-import { ConfigService } from '@nestjs/config';
-import { IntakeAppConfig, Keyring } from '@app/config';
+import { ConfigType } from '@nestjs/config';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig } from '@app/leads';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, LeadLogEntry, leadStatusFromJob, LeadStatusDto, openLogLine } from '@app/leads';
 import { LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
@@ -13,9 +14,9 @@ export class LeadStatusService {
 
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
   ) {
-    this.keyring = config.get('dataKeyring', { infer: true });
+    this.keyring = keyring;
   }
 
   /** The lead, or null when it does not exist or (with `source`) belongs to another source. */

@@ -1,12 +1,9 @@
-import type { ConfigService } from '@nestjs/config';
 import type { Queue } from 'bullmq';
-import type { IntakeAppConfig } from '@app/config';
+import type { IntakeConfig } from '../intake.config';
 import { IntakeMetrics, rejectionReason } from './intake.metrics';
 
 function metrics() {
-  const config = {
-    get: () => ({ apiKeys: new Map([['key-a', 'crm-a'], ['key-b', 'crm-b']]) }),
-  } as unknown as ConfigService<IntakeAppConfig, true>;
+  const config = { apiKeys: new Map([['key-a', 'crm-a'], ['key-b', 'crm-b']]) } as IntakeConfig;
   const queue = { getJobCounts: async () => ({ waiting: 1, delayed: 0, active: 0, failed: 2 }) } as unknown as Queue;
   const breaker = { state: async () => ({ state: 'closed' as const, consecutive_failures: 0, opened_at: null, open_until: null }) };
   return new IntakeMetrics(queue, breaker, config);

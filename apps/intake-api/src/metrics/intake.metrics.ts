@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Registry } from 'prom-client';
-import { IntakeAppConfig } from '@app/config';
+import { intakeConfig } from '../intake.config';
 import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
 import { CircuitBreaker } from '@app/queue';
 import { BREAKER_STATE, LEAD_QUEUE } from '../intake.tokens';
@@ -77,11 +77,11 @@ export class IntakeMetrics {
   constructor(
     @Inject(LEAD_QUEUE) queue: Queue,
     @Inject(BREAKER_STATE) breaker: Pick<CircuitBreaker, 'state'>,
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(intakeConfig.KEY) intake: ConfigType<typeof intakeConfig>,
   ) {
     registerQueueGauges(this.registry, queue, breaker);
     // Every known source shows up from the start, so rates work from the first lead.
-    for (const source of new Set(config.get('intake', { infer: true }).apiKeys.values())) {
+    for (const source of new Set(intake.apiKeys.values())) {
       this.accepted.inc({ source, replayed: 'false' }, 0);
       this.accepted.inc({ source, replayed: 'true' }, 0);
     }

@@ -1,7 +1,8 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { Job, Queue } from 'bullmq';
-import { IntakeAppConfig, Keyring } from '@app/config';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig } from '@app/leads';
 import { DeliverLeadJobData, openLogLine, ReplayRecord, scrubLeadJob } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { ProblemException } from '../common/problem';
@@ -20,9 +21,9 @@ export class LeadOpsService {
   constructor(
     @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
     @Inject(BREAKER_STATE) private readonly breaker: Pick<CircuitBreaker, 'state'>,
-    config: ConfigService<IntakeAppConfig, true>,
+    @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
   ) {
-    this.keyring = config.get('dataKeyring', { infer: true });
+    this.keyring = keyring;
   }
 
   /** Re-queues one failed lead with a fresh retry schedule; its history stays. */

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { SsoConfig } from '@app/config';
+import { SsoConfig } from '../wegroup.config';
 import { GrantedTokens } from './connection.store';
 
 export interface AuthorizationRequest {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, Env } from './env';
-import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from './app-config';
-import { DEMO_INTAKE_SOURCE, DEMO_SECRETS } from './demo-secrets';
+import { ConfigError, DEMO_INTAKE_SOURCE, DEMO_SECRETS, Env } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
+import { readIntakeAppConfig } from './intake-api/src/intake.config';
+import { readWorkerAppConfig } from './delivery-worker/src/worker.config';
 
 const OWN = {
   INTAKE_API_KEYS: `acme:${randomBytes(16).toString('hex')}`,
@@ -80,7 +81,14 @@ describe('the intake reads only what it uses', () => {
 
   it('boots in staging without the worker-only WeGroup settings, however they are set', () => {
     expect(() => readIntakeAppConfig(intakeOnly)).not.toThrow();
-    const workerOnly = { WEGROUP_API_TOKEN_SCOPES: 'offline', WEGROUP_API_URL: 'not a url', WEGROUP_TIMEOUT_MS: 'soon', WORKER_CONCURRENCY: '0' };
+    const workerOnly = {
+      WEGROUP_API_TOKEN_SCOPES: 'offline',
+      WEGROUP_API_URL: 'not a url',
+      WEGROUP_TIMEOUT_MS: 'soon',
+      WORKER_CONCURRENCY: '0',
+      RATE_LIMIT_MAX_WAIT_SECONDS: 'soon',
+      METRICS_PORT: '0',
+    };
     expect(() => readIntakeAppConfig({ ...intakeOnly, ...workerOnly })).not.toThrow();
     expect(errorOf(() => readWorkerAppConfig(intakeOnly)).message).toBe('WEGROUP_API_TOKEN is required but not set');
   });
@@ -103,7 +111,7 @@ describe('the intake reads only what it uses', () => {
 
     it('by default the API token delivers the default distribution, in the worker and as the intake believes', () => {
       expect(readWorkerAppConfig(sso).wegroup.apiToken).toBe(OWN.WEGROUP_API_TOKEN);
-      expect(readIntakeAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined }).apiTokenConfigured).toBe(true);
+      expect(readIntakeAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined }).routes.apiTokenConfigured).toBe(true);
       expect(errorOf(() => readWorkerAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined })).message).toBe(
         'WEGROUP_API_TOKEN is required but not set (or set WEGROUP_SSO_ONLY=true to deliver through SSO connections only)',
       );
@@ -112,7 +120,7 @@ describe('the intake reads only what it uses', () => {
     it('WEGROUP_SSO_ONLY=true: connections only, in both apps', () => {
       const only = { ...sso, WEGROUP_API_TOKEN: undefined, WEGROUP_SSO_ONLY: 'true' };
       expect(readWorkerAppConfig(only).wegroup.apiToken).toBeNull();
-      expect(readIntakeAppConfig(only).apiTokenConfigured).toBe(false);
+      expect(readIntakeAppConfig(only).routes.apiTokenConfigured).toBe(false);
       expect(errorOf(() => readWorkerAppConfig({ ...only, WEGROUP_API_TOKEN: OWN.WEGROUP_API_TOKEN })).variable).toBe('WEGROUP_API_TOKEN');
     });
 

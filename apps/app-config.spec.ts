@@ -1,5 +1,7 @@
-import { ConfigError } from './env';
-import { readIntakeAppConfig, readWorkerAppConfig, SANDBOX_DEFAULTS } from './app-config';
+import { ConfigError } from '@app/config';
+import { SANDBOX_DEFAULTS } from '@app/wegroup';
+import { readIntakeAppConfig } from './intake-api/src/intake.config';
+import { readWorkerAppConfig } from './delivery-worker/src/worker.config';
 
 const DATA_ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 const intakeEnv = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password', DATA_ENCRYPTION_KEY };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError } from './env';
-import { readIntakeConfig } from './app-config';
+import { ConfigError } from '@app/config';
+import { readIntakeConfig } from './intake.config';
 
 const base = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef,beta:beta-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' };
 const secret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;

@@ -1,0 +1,82 @@
+import { Provider } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { Env, integer } from '@app/config';
+import { configNamespace, provideConfig } from '@app/config/config-namespace';
+import { dataKeyringConfig } from '@app/leads';
+import { LogLevelName, readLogLevel } from '@app/observability';
+import { readRetryConfig, redisConfig, retentionConfig, RetryConfig } from '@app/queue';
+import { ssoConfig, weGroupConfig } from '@app/wegroup';
+
+export interface DeliveryConfig {
+  concurrency: number;
+  retry: RetryConfig & {
+    /** A 429 pauses deliveries without spending an attempt, up to this much waiting per lead. */
+    maxRateLimitWaitMs: number;
+  };
+  /** BullMQ lock; a worker that dies loses its jobs to another after about this long. */
+  lockMs: number;
+  /** On SIGTERM, in-flight deliveries get this long to finish before the worker lets go. */
+  shutdownTimeoutMs: number;
+  breaker: { threshold: number; cooldownMs: number };
+}
+
+export function readDeliveryConfig(env: Env): DeliveryConfig {
+  return {
+    concurrency: integer(env, 'WORKER_CONCURRENCY', 50, 1, 1000),
+    retry: { ...readRetryConfig(env), maxRateLimitWaitMs: integer(env, 'RATE_LIMIT_MAX_WAIT_SECONDS', 6 * 3600, 0, 7 * 86_400) * 1000 },
+    lockMs: integer(env, 'DELIVERY_LOCK_MS', 30_000, 1_000, 600_000),
+    shutdownTimeoutMs: integer(env, 'WORKER_SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+    breaker: {
+      threshold: integer(env, 'CIRCUIT_BREAKER_THRESHOLD', 20, 1, 100_000),
+      cooldownMs: integer(env, 'CIRCUIT_BREAKER_COOLDOWN_MS', 60_000, 100, 3_600_000),
+    },
+  };
+}
+
+/** WORKER_*, DELIVERY_*, CIRCUIT_BREAKER_*, RATE_LIMIT_MAX_WAIT_SECONDS: how the worker delivers. */
+export const deliveryConfig = configNamespace('delivery', readDeliveryConfig);
+
+/** Everything the worker reads, by owner. */
+export interface WorkerAppConfig {
+  redis: ConfigType<typeof redisConfig>;
+  wegroup: ConfigType<typeof weGroupConfig>;
+  delivery: ConfigType<typeof deliveryConfig>;
+  sso: ConfigType<typeof ssoConfig>;
+  dataKeyring: ConfigType<typeof dataKeyringConfig>;
+  retention: ConfigType<typeof retentionConfig>;
+}
+
+/** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
+export function readWorkerAppConfig(env: Env): WorkerAppConfig {
+  return {
+    redis: redisConfig(env),
+    wegroup: weGroupConfig(env),
+    delivery: deliveryConfig(env),
+    sso: ssoConfig(env),
+    dataKeyring: dataKeyringConfig(env),
+    retention: retentionConfig(env),
+  };
+}
+
+export function workerConfigProviders(config: WorkerAppConfig): Provider[] {
+  return [
+    provideConfig(redisConfig, config.redis),
+    provideConfig(weGroupConfig, config.wegroup),
+    provideConfig(deliveryConfig, config.delivery),
+    provideConfig(ssoConfig, config.sso),
+    provideConfig(dataKeyringConfig, config.dataKeyring),
+    provideConfig(retentionConfig, config.retention),
+  ];
+}
+
+/** Port of the worker's metrics and health endpoints (the intake serves /metrics on its own port). */
+export const DEFAULT_METRICS_PORT = 9464;
+
+export interface WorkerObservabilityConfig {
+  logLevel: LogLevelName;
+  metricsPort: number;
+}
+
+export function readWorkerObservabilityConfig(env: Env): WorkerObservabilityConfig {
+  return { logLevel: readLogLevel(env), metricsPort: integer(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, 1, 65535) };
+}
