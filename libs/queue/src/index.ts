@@ -1,7 +1,6 @@
 export * from './queue.constants';
 export * from './redis-connection';
 export * from './redis.health';
-export * from './retry-policy';
 export * from './circuit-breaker';
 export * from './with-timeout';
 export * from './replica-ack';
