@@ -1,5 +1,6 @@
 import { Job, Queue } from 'bullmq';
-import { keyPrefix, LEADS_QUEUE, MAX_RATE_LIMIT_PAUSE_MS, RedisClient } from '@app/queue';
+import { keyPrefix, LEADS_QUEUE, RedisClient } from '@app/queue';
+import { MAX_RATE_LIMIT_PAUSE_MS } from '@app/leads';
 import { connectRedis } from './support/redis-keys';
 import { distributionId, lead, SandboxControl, Stack, StartedSandbox, startStackWithSandbox, stopStackWithSandbox } from './support/stack';
 import { waitFor } from './support/wait';

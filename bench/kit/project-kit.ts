@@ -5,8 +5,8 @@
  * (CommonJS) for bench/*.js, which plain node runs. The baselines load it too and their
  * memory is measured: import only light modules here (no Nest, no Redis client).
  */
-import { readRetentionConfig, readRetryConfig } from '@app/queue/lead-jobs.config';
-import { deliveryJobOptions } from '@app/queue/retry-policy';
+import { readRetentionConfig, readRetryConfig } from '@app/leads/lead-jobs.config';
+import { deliveryJobOptions } from '@app/leads/delivery-policy';
 
 export { SANDBOX_DEFAULTS } from '@app/wegroup/wegroup.config';
 export { Keyring } from '@app/config/keyring';

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type Redis from 'ioredis';
-import { Admission, CircuitBreaker, MAX_RATE_LIMIT_PAUSE_MS } from '@app/queue';
+import { Admission, CircuitBreaker } from '@app/queue';
 import { randomBytes } from 'node:crypto';
 import { Keyring } from '@app/config';
-import { DeliverLeadJobData, DeliveryResult, openLogLine, sealLead } from '@app/leads';
+import { DeliverLeadJobData, DeliveryResult, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
@@ -127,7 +127,7 @@ describe('LeadDeliveryProcessor', () => {
   });
 
   it('holds a lead back without calling WeGroup while the circuit is open', async () => {
-    const { processor, client, queue } = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, waitMs: 5_000 });
+    const { processor, client, queue } = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, state: 'open', remainingMs: 5_000 });
     const { job, log } = fakeJob();
     await expect(processor.process(job)).rejects.toThrow('bullmq:rateLimitExceeded');
     expect(queue.rateLimit).toHaveBeenCalledWith(5_000);
@@ -301,7 +301,7 @@ describe('LeadDeliveryProcessor', () => {
         metrics,
       );
       await expect(failing.processor.process(fakeJob().job)).rejects.toBeInstanceOf(UnrecoverableError);
-      const held = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, waitMs: 1_000 }, metrics);
+      const held = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }), { ok: false, state: 'open', remainingMs: 1_000 }, metrics);
       await expect(held.processor.process(fakeJob().job)).rejects.toThrow('bullmq:rateLimitExceeded');
       expect(await sample(metrics.deliveries, { outcome: 'permanent', status_code: '401' })).toBe(1);
       expect(await sample(metrics.deliveries, { outcome: 'held', status_code: 'none' })).toBe(1);

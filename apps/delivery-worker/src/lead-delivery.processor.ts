@@ -7,35 +7,33 @@ import { dataKeyringConfig } from '@app/leads';
 import { redisConfig } from '@app/queue';
 import { weGroupConfig } from '@app/wegroup';
 import { deliveryConfig, WorkerAppConfig } from './worker.config';
-import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord, LeadBody, openLead, sealLogEntry } from '@app/leads';
 import {
+  afterRefusal,
+  AttemptEntry,
+  AttemptOutcome,
+  AttemptRecord,
   attemptsFor,
-  checkRedisDurability,
-  CircuitBreaker,
-  DEFAULT_RATE_LIMIT_PAUSE_MS,
-  honouredRetryAfterMs,
-  keyPrefix,
-  LEADS_QUEUE,
-  MAX_RATE_LIMIT_PAUSE_MS,
+  decide,
+  Decision,
+  DeliverLeadJobData,
+  DeliveryResult,
+  Failure,
+  HeldRecord,
+  LeadBody,
+  openLead,
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
-  withTimeout,
-} from '@app/queue';
-import {
-  PUSH_LEAD_SCOPE,
-  PushLeadOptions,
-  ReauthRequiredError,
-  WEGROUP_AUTH_PROVIDER,
-  WeGroupAuthProvider,
-  WeGroupClient,
-  truncate,
-  WeGroupError,
-} from '@app/wegroup';
+  sealLogEntry,
+  UnreadableJobError,
+  withCircuitCount,
+} from '@app/leads';
+import { checkRedisDurability, CircuitBreaker, keyPrefix, LEADS_QUEUE, withTimeout } from '@app/queue';
+import { PUSH_LEAD_SCOPE, PushLeadOptions, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, truncate } from '@app/wegroup';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
-/** A transient failure; BullMQ's backoff strategy reads the delay the processor chose and logged. */
+/** A transient failure; BullMQ's backoff strategy reads the delay the policy chose and logged. */
 export class RetryableDeliveryError extends Error {
   constructor(
     message: string,
@@ -46,14 +44,6 @@ export class RetryableDeliveryError extends Error {
   }
 }
 
-/** The job itself cannot be read (a retired data key, a malformed payload): every attempt would fail alike. */
-export class UnreadableJobError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UnreadableJobError';
-  }
-}
-
 /**
  * The error BullMQ stores on the job for an expected failure: its message is the reason ops
  * read (failedReason, the dashboard); a stack would only show our server's paths there.
@@ -61,39 +51,6 @@ export class UnreadableJobError extends Error {
 function forTheJob<T extends Error>(error: T): T {
   error.stack = undefined;
   return error;
-}
-
-/** An error and its causes, each `Type: message` (the full text: for the sealed attempt log). */
-function describeChain(error: unknown): string {
-  const parts: string[] = [];
-  for (let current: unknown = error, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
-    parts.push(current instanceof Error ? `${current.name}: ${current.message}` : String(current));
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join('; caused by ');
-}
-
-/** An error's stack and its causes' stacks (for the sealed attempt log). */
-function stackChain(error: unknown): string | null {
-  const stacks: string[] = [];
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    if (current.stack) stacks.push(depth === 0 ? current.stack : `Caused by: ${current.stack}`);
-    current = current.cause;
-  }
-  return stacks.length > 0 ? (truncate(stacks.join('\n'), 8_192) ?? null) : null;
-}
-
-/**
- * A failure that is not one of WeGroup's answers. Its words stay in the sealed attempt log
- * (they can quote lead data); the reason in clear names only its type, or says what is wrong
- * with the job. An unreadable job fails at once: retrying cannot change it.
- */
-function unexpectedFailure(error: unknown): WeGroupError {
-  if (error instanceof UnreadableJobError) return new WeGroupError(describeChain(error), 'permanent', null, null, null, error.message);
-  const name = error instanceof Error ? error.name : typeof error;
-  const code = (error as { code?: unknown } | null)?.code;
-  const kind = typeof code === 'string' || typeof code === 'number' ? `${name} ${code}` : name;
-  return new WeGroupError(truncate(describeChain(error)) ?? kind, 'transient', null, null, null, `Delivery failed unexpectedly (${kind})`);
 }
 
 /**
@@ -110,16 +67,20 @@ export async function closeWithin(closing: Promise<unknown>, what: string, logge
   await withTimeout(closing, CLOSE_TIMEOUT_MS).catch((error: Error) => logger.warn(`Closing ${what}: ${error.message}; going on with the shutdown`));
 }
 
-/** A lead waiting for a new SSO sign-in looks again this often (a sign-in also wakes it at once). */
-export const REAUTH_RECHECK_MS = 5 * 60_000;
+/** Says so when WeGroup's Retry-After was cut to its cap. */
+function capped({ retryAfterMs, honouredRetryAfterMs }: Failure): string {
+  return retryAfterMs !== null && retryAfterMs > (honouredRetryAfterMs ?? 0) ? ` (WeGroup asked ${retryAfterMs} ms; capped)` : '';
+}
 
-type AttemptOutcome = Pick<AttemptRecord, 'outcome' | 'status_code' | 'error' | 'body' | 'next_delay_ms' | 'retry_after_ms' | 'pause_ms' | 'stack'>;
+type LeadJob = Job<DeliverLeadJobData, DeliveryResult>;
+type AttemptRecordOrHeld = AttemptRecord | HeldRecord;
 
 /**
- * Consumes the leads queue and pushes each lead to WeGroup. Every failure is classified:
- * transient ones are rethrown so BullMQ retries them on the schedule, permanent ones end the
- * job as UnrecoverableError carrying the reason, and a 429 pauses the whole queue without
- * spending the lead's attempt. Nothing is swallowed.
+ * Consumes the leads queue, pushes each lead to WeGroup and carries out what the delivery
+ * policy (`decide`, @app/leads) makes of the outcome: a retry is rethrown so BullMQ retries
+ * it on the schedule, a failure ends the job as UnrecoverableError carrying the reason, a
+ * pause (429, open circuit) puts the lead back without spending its attempt. Nothing is
+ * swallowed. Every call on the BullMQ Job is in the small methods at the end.
  */
 @Injectable()
 export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
@@ -194,101 +155,108 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     await closeWithin(this.worker.close(late), 'the leads worker', this.logger);
   }
 
-  async process(job: Job<DeliverLeadJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
-    const leadId = job.data?.lead_id;
+  async process(job: LeadJob, token?: string): Promise<DeliveryResult> {
+    const { data, attemptsMade, attempts } = this.read(job);
     const admission = await this.breaker.admit();
-    if (!admission.ok) {
-      this.metrics?.delivery('held', null);
-      return this.holdBack(admission.waitMs);
-    }
-
-    const attempt = job.attemptsMade + 1;
     const started = Date.now();
-    const record = (entry: AttemptOutcome) => {
-      this.metrics?.delivery(entry.outcome, entry.status_code, job.data?.received_at);
-      return job.log(sealLogEntry(this.keyring, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry }));
+    const outcome: AttemptOutcome = admission.ok
+      ? await this.attempt(data)
+      : admission.state === 'open'
+        ? { type: 'circuit_open', remainingMs: admission.remainingMs }
+        : { type: 'probe_out' };
+    const context = { attempt: attemptsMade + 1, attempts, retry: this.config.delivery.retry, breakerCooldownMs: this.config.delivery.breaker.cooldownMs, now: Date.now(), random: Math.random };
+    let decision = decide(outcome, data ?? {}, context);
+    const attempt = context.attempt;
+    const record = (entry: AttemptEntry) => {
+      this.metrics?.delivery(entry.outcome, entry.status_code, data?.received_at);
+      return this.appendToLog(job, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry });
     };
 
-    try {
-      const result = await this.push(job.data);
-      await Promise.all([
-        record({ outcome: 'delivered', status_code: result.statusCode, error: null, body: result.body, next_delay_ms: null }),
-        this.breaker.recordSuccess(),
-      ]);
-      this.logger.log(`Lead ${leadId} delivered on attempt ${attempt} (WeGroup ${result.statusCode})`);
-      return { status_code: result.statusCode, lead_id: result.leadId };
-    } catch (error) {
-      if (error instanceof ReauthRequiredError) return this.waitForSignIn(job, token, error);
-      const expected = error instanceof WeGroupError;
-      const failure = expected ? error : unexpectedFailure(error);
-      // The full message may quote WeGroup's answer or the lead: it goes to the sealed attempt
-      // log only; logs and the job's failure reason get the reason, which masks values.
-      const failed = { status_code: failure.statusCode, error: failure.message, body: failure.body, ...(expected ? {} : { stack: stackChain(error) }) };
-      const askedMs = failure.retryAfterMs;
-      const said = `Lead ${leadId} attempt ${attempt} failed (${failure.kind}, WeGroup status ${failure.statusCode ?? 'none'}${expected ? '' : ', unexpected error'}): ${failure.reason}`;
-      // An unexpected error is logged whole (the serializer masks values in its message).
-      const logged = (fields: Record<string, unknown>) => ({ ...(expected ? {} : { err: error }), attempt, ...fields });
-
-      if (failure.kind === 'permanent') {
-        await record({ outcome: 'permanent', ...failed, next_delay_ms: null });
-        this.logger.warn(logged({ status_code: failure.statusCode }), said);
-        throw forTheJob(new UnrecoverableError(failure.reason));
-      }
-      if (failure.rateLimited) {
-        // Retry-After is WeGroup's word, honoured up to a cap: one header must not stop every delivery for years.
-        const pauseMs = Math.min(askedMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, MAX_RATE_LIMIT_PAUSE_MS);
-        const waited = job.data.rate_limited_ms ?? 0;
-        if (waited + pauseMs <= this.config.delivery.retry.maxRateLimitWaitMs) {
-          await record({ outcome: 'rate_limited', ...failed, next_delay_ms: pauseMs, retry_after_ms: askedMs, pause_ms: pauseMs });
-          this.logger.warn(logged({ status_code: 429, retry_after_ms: askedMs, pause_ms: pauseMs }), `${said}; every delivery pauses for ${pauseMs} ms${this.capped(askedMs, pauseMs)}`);
-          await job.updateData({ ...job.data, rate_limited_ms: waited + pauseMs });
-          return this.holdBack(pauseMs);
+    switch (decision.type) {
+      case 'delivered':
+        await Promise.all([record(decision.entry), this.breaker.recordSuccess()]);
+        this.logger.log(`Lead ${data.lead_id} delivered on attempt ${attempt} (WeGroup ${decision.result.status_code})`);
+        return decision.result;
+      case 'pause':
+        if (decision.cause !== 'rate_limited') {
+          this.metrics?.delivery('held', null);
+          return this.holdBack(decision.ms);
         }
-        // Waited long enough on this lead: from here a 429 spends attempts like any transient failure.
+        await record(decision.rateLimited.entry);
+        this.logFailure(data, attempt, decision.rateLimited.failure, { retry_after_ms: decision.rateLimited.failure.retryAfterMs, pause_ms: decision.ms }, `; every delivery pauses for ${decision.ms} ms${capped(decision.rateLimited.failure)}`);
+        await this.recordRateLimitWait(job, decision.rateLimited.waitedMs);
+        return this.holdBack(decision.ms);
+      case 'await_sign_in':
+        await this.appendToLog(job, decision.held);
+        this.metrics?.delivery('held', null);
+        this.logger.warn(`Lead ${data.lead_id} waits for a new SSO sign-in of distribution ${data.distribution_id}`);
+        await this.delayUntil(job, decision.until, token);
+        throw new DelayedError();
+      case 'retry':
+      case 'fail': {
+        if (decision.countsTowardCircuit) decision = withCircuitCount(decision, await this.countTowardCircuit(admission.ok && admission.probe));
+        await record(decision.entry);
+        this.logFailed(data, attempt, decision);
+        if (decision.pauseMs) await this.queue.rateLimit(decision.pauseMs);
+        throw forTheJob(decision.type === 'retry' ? new RetryableDeliveryError(decision.reason, decision.delayMs) : new UnrecoverableError(decision.reason));
       }
-
-      const last = attempt >= this.attempts;
-      const honouredMs = honouredRetryAfterMs(askedMs, failure.rateLimited, this.config.delivery.breaker.cooldownMs);
-      const delayMs = retryDelayMs(this.config.delivery.retry, attempt, honouredMs);
-      const openedForMs = await this.breaker.recordFailure(admission.probe);
-      if (openedForMs !== null) {
-        this.metrics?.breakerOpened.inc();
-        this.logger.warn(`Circuit opened after repeated transient failures: deliveries pause for ${openedForMs} ms`);
-      }
-      // A Retry-After on a 503 speaks for the whole service, not just this lead.
-      const pauseMs = Math.max(openedForMs ?? 0, honouredMs ?? 0);
-      const nextDelayMs = last ? null : delayMs;
-      await record({ outcome: 'transient', ...failed, next_delay_ms: nextDelayMs, retry_after_ms: askedMs, pause_ms: pauseMs > 0 ? pauseMs : null });
-      this.logger.warn(
-        logged({ status_code: failure.statusCode, retry_after_ms: askedMs, pause_ms: pauseMs > 0 ? pauseMs : null, next_delay_ms: nextDelayMs }),
-        `${said}${last ? '; no attempt left' : `; next attempt in ${delayMs} ms`}${pauseMs > 0 ? `; every delivery pauses for ${pauseMs} ms${this.capped(askedMs, honouredMs ?? 0)}` : ''}`,
-      );
-      if (pauseMs > 0) await this.queue.rateLimit(pauseMs);
-      throw forTheJob(new RetryableDeliveryError(failure.reason, delayMs));
     }
   }
 
-  /** Says so when a Retry-After was cut to its cap. */
-  private capped(askedMs: number | null, honouredMs: number): string {
-    return askedMs !== null && askedMs > honouredMs ? ` (WeGroup asked ${askedMs} ms; capped)` : '';
+  /** Reads the lead and pushes it; whatever goes wrong becomes the outcome the policy decides on. */
+  private async attempt(data: DeliverLeadJobData | undefined): Promise<AttemptOutcome> {
+    try {
+      const lead = this.readLead(data);
+      if (!lead) return { type: 'erased' };
+      const result = await this.push(data!, lead);
+      return { type: 'delivered', ...result };
+    } catch (error) {
+      return { type: 'failed', error };
+    }
   }
 
-  /**
-   * One push; with SSO a 401 earns one token refresh and one more try, and a 403 marks the
-   * scope as not effectively granted on the connection.
-   */
-  private async push(data: DeliverLeadJobData) {
-    const lead = this.readLead(data);
+  /** Counts a transient failure; the cool-down when this one opened the circuit. */
+  private async countTowardCircuit(probe: boolean): Promise<number | null> {
+    const openedForMs = await this.breaker.recordFailure(probe);
+    if (openedForMs !== null) {
+      this.metrics?.breakerOpened.inc();
+      this.logger.warn(`Circuit opened after repeated transient failures: deliveries pause for ${openedForMs} ms`);
+    }
+    return openedForMs;
+  }
+
+  private logFailed(data: DeliverLeadJobData | undefined, attempt: number, decision: Extract<Decision, { type: 'retry' | 'fail' }>): void {
+    const { failure, pauseMs } = decision;
+    if (failure.kind === 'permanent') return this.logFailure(data, attempt, failure, {}, '');
+    const nextDelayMs = decision.type === 'retry' ? decision.delayMs : null;
+    this.logFailure(
+      data,
+      attempt,
+      failure,
+      { retry_after_ms: failure.retryAfterMs, pause_ms: pauseMs, next_delay_ms: nextDelayMs },
+      `${nextDelayMs === null ? '; no attempt left' : `; next attempt in ${nextDelayMs} ms`}${pauseMs ? `; every delivery pauses for ${pauseMs} ms${capped(failure)}` : ''}`,
+    );
+  }
+
+  /** One line per failed attempt, in clear: the reason masks values; an unexpected error is logged whole (the serializer masks values in its message). */
+  private logFailure(data: DeliverLeadJobData | undefined, attempt: number, failure: Failure, fields: Record<string, unknown>, then: string): void {
+    const unexpected = failure.error !== undefined;
+    this.logger.warn(
+      { ...(unexpected ? { err: failure.error } : {}), attempt, status_code: failure.statusCode, ...fields },
+      `Lead ${data?.lead_id} attempt ${attempt} failed (${failure.kind}, WeGroup status ${failure.statusCode ?? 'none'}${unexpected ? ', unexpected error' : ''}): ${failure.reason}${then}`,
+    );
+  }
+
+  /** One push; with SSO a 401 earns one renewal and one more try, a 403 is reported on the connection. */
+  private async push(data: DeliverLeadJobData, lead: LeadBody) {
     const { distribution_id: distributionId } = data;
-    if (!lead) throw new WeGroupError("The lead's personal data was erased before delivery: nothing to send.", 'permanent');
     const credentials = await this.auth.credentialsFor(distributionId);
     try {
       return await this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, credentials, this.pushOptions(data));
     } catch (error) {
-      if (!(error instanceof WeGroupError) || credentials.scheme !== 'bearer') throw error;
-      if (error.statusCode === 403) await this.auth.reportForbidden?.(distributionId, PUSH_LEAD_SCOPE);
-      if (error.statusCode !== 401) throw error;
-      const renewed = await this.auth.renewAfterUnauthorized?.(distributionId, credentials);
+      const next = afterRefusal(error, credentials.scheme);
+      if (next === 'report_forbidden') await this.auth.reportForbidden?.(distributionId, PUSH_LEAD_SCOPE);
+      const renewed = next === 'renew_and_retry' ? await this.auth.renewAfterUnauthorized?.(distributionId, credentials) : null;
       if (!renewed) throw error;
       return this.client.pushLead(this.config.wegroup.apiUrl, distributionId, lead, renewed, this.pushOptions(data));
     }
@@ -308,17 +276,6 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
-  /** The broker must sign in again: the lead waits, delayed, without spending an attempt. */
-  private async waitForSignIn(job: Job<DeliverLeadJobData, DeliveryResult>, token: string | undefined, reason: ReauthRequiredError): Promise<never> {
-    const until = Date.now() + REAUTH_RECHECK_MS;
-    const entry: HeldRecord = { kind: 'held', at: new Date().toISOString(), reason: reason.message, until: new Date(until).toISOString() };
-    await job.log(sealLogEntry(this.keyring, entry));
-    this.metrics?.delivery('held', null);
-    this.logger.warn(`Lead ${job.data.lead_id} waits for a new SSO sign-in of distribution ${job.data.distribution_id}`);
-    await job.moveToDelayed(until, token);
-    throw new DelayedError();
-  }
-
   /** The lead's id travels to WeGroup; the exchange's status and duration go to the metrics. */
   private pushOptions(data: DeliverLeadJobData): PushLeadOptions {
     return { requestId: data.request_id, onResponse: this.metrics?.wegroupResponse };
@@ -333,5 +290,27 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   private async holdBack(ms: number): Promise<never> {
     await this.queue.rateLimit(ms);
     throw Worker.RateLimitError();
+  }
+
+  // Every call on the BullMQ Job is below: the lead's record, read and changed.
+
+  /** The payload as stored (possibly malformed: the policy fails it), the failed attempts so far, and how many it has. */
+  private read(job: LeadJob): { data: DeliverLeadJobData; attemptsMade: number; attempts: number } {
+    return { data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts?.attempts ?? this.attempts };
+  }
+
+  /** Appends a sealed entry to the lead's attempt log. */
+  private async appendToLog(job: LeadJob, entry: AttemptRecordOrHeld): Promise<void> {
+    await job.log(sealLogEntry(this.keyring, entry));
+  }
+
+  /** Adds up the time 429s held this lead (they do not spend attempts, up to RATE_LIMIT_MAX_WAIT_SECONDS). */
+  private async recordRateLimitWait(job: LeadJob, waitedMs: number): Promise<void> {
+    await job.updateData({ ...job.data, rate_limited_ms: waitedMs });
+  }
+
+  /** Moves the job, locked by this worker with `token`, to the delayed set until `until`. */
+  private async delayUntil(job: LeadJob, until: number, token: string | undefined): Promise<void> {
+    await job.moveToDelayed(until, token);
   }
 }

@@ -4,7 +4,8 @@ import { Env, integer } from '@app/config';
 import { configNamespace, provideConfig } from '@app/config/config-namespace';
 import { dataKeyringConfig } from '@app/leads';
 import { LogLevelName, readLogLevel } from '@app/observability';
-import { readRetryConfig, redisConfig, retentionConfig, RetryConfig } from '@app/queue';
+import { redisConfig } from '@app/queue';
+import { readRetryConfig, retentionConfig, RetryConfig } from '@app/leads';
 import { ssoConfig, weGroupConfig } from '@app/wegroup';
 
 export interface DeliveryConfig {

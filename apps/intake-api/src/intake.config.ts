@@ -4,7 +4,8 @@ import { ConfigType } from '@nestjs/config';
 import { ConfigError, DEMO_SECRETS, Env, integer, list, oneOf, refuseDemoSecret, string } from '@app/config';
 import { configNamespace, provideConfig } from '@app/config/config-namespace';
 import { dataKeyringConfig } from '@app/leads';
-import { redisConfig, retentionConfig, retryConfig } from '@app/queue';
+import { redisConfig } from '@app/queue';
+import { retentionConfig, retryConfig } from '@app/leads';
 import { ssoConfig, weGroupRoutesConfig } from '@app/wegroup';
 
 export interface IntakeConfig {

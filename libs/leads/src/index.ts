@@ -6,3 +6,5 @@ export * from './lead-sealing';
 export * from './canonical-json';
 export * from './lead-erasure';
 export * from './data-keyring.config';
+export * from './delivery-policy';
+export * from './lead-jobs.config';

@@ -11,7 +11,8 @@ export interface BreakerState {
   open_until: string | null;
 }
 
-export type Admission = { ok: true; probe: boolean } | { ok: false; waitMs: number };
+/** May a delivery go? When not, how the circuit stands: the delivery policy decides how long to wait. */
+export type Admission = { ok: true; probe: boolean } | { ok: false; state: 'open'; remainingMs: number } | { ok: false; state: 'half_open' };
 
 /** How long a worker trusts its last read of the shared state. */
 const CACHE_MS = 250;
@@ -53,9 +54,9 @@ export class CircuitBreaker {
     const openUntil = Number(raw.open_until ?? 0);
     if (!openUntil) return { ok: true, probe: false };
     const remaining = openUntil - this.now();
-    if (remaining > 0) return { ok: false, waitMs: remaining };
+    if (remaining > 0) return { ok: false, state: 'open', remainingMs: remaining };
     const probe = await this.redis.set(this.probeKey, '1', 'PX', this.options.cooldownMs, 'NX');
-    return probe ? { ok: true, probe: true } : { ok: false, waitMs: Math.min(1_000, this.options.cooldownMs) };
+    return probe ? { ok: true, probe: true } : { ok: false, state: 'half_open' };
   }
 
   async recordSuccess(): Promise<void> {

@@ -42,16 +42,17 @@ describe('WeGroupClient', () => {
     expect(onResponse).toHaveBeenCalledWith(null, expect.any(Number));
   });
 
-  it('classifies a 503 as transient and a 422 as permanent, keeping the status and body', async () => {
+  // Whether an answer is worth another try is the delivery policy's call (delivery-policy.spec.ts).
+  it('throws on an answer other than 2xx, keeping the status and body, and leaves classifying it to the delivery policy', async () => {
     const transient = new WeGroupClient(fakeHttp(() => response(503, 'busy')).http);
     await expect(transient.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({
-      kind: 'transient',
+      kind: null,
       statusCode: 503,
       body: 'busy',
       message: 'WeGroup answered 503: busy',
     });
     const permanent = new WeGroupClient(fakeHttp(() => response(422, '{"detail":"bad"}')).http);
-    await expect(permanent.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({ kind: 'permanent', statusCode: 422 });
+    await expect(permanent.pushLead('https://x', 'd', body, await credentials())).rejects.toMatchObject({ kind: null, statusCode: 422 });
   });
 
   it('treats network errors as transient', async () => {

@@ -4,7 +4,7 @@ import { AxiosError } from 'axios';
 import { authorizationHeader, WeGroupCredentials } from './auth/wegroup-auth';
 import { leadEndpoint } from './hosts';
 import { grants, PUSH_LEAD_SCOPE } from './scopes';
-import { classifyStatus, describeNetworkError, describeStatus, parseRetryAfter, truncate, WeGroupError } from './wegroup.errors';
+import { describeNetworkError, describeStatus, parseRetryAfter, truncate, WeGroupError } from './wegroup.errors';
 
 export interface PushLeadResult {
   statusCode: number;
@@ -39,7 +39,7 @@ export class WeGroupClient {
   constructor(private readonly http: HttpService) {}
 
   /**
-   * Pushes one lead. Resolves on 2xx; otherwise throws a classified WeGroupError. The scope
+   * Pushes one lead. Resolves on 2xx; otherwise throws a WeGroupError (the delivery policy classifies it). The scope
    * is checked first so a token that cannot push leads never reaches WeGroup.
    */
   async pushLead(
@@ -80,11 +80,10 @@ export class WeGroupClient {
       options.onResponse?.(null, performance.now() - started);
       throw new WeGroupError(describeNetworkError(axiosError.code, axiosError.message), 'transient');
     }
-    const kind = classifyStatus(status);
-    if (kind === 'delivered') return { statusCode: status, leadId: extractLeadId(text), body: text };
+    if (status >= 200 && status < 300) return { statusCode: status, leadId: extractLeadId(text), body: text };
     throw new WeGroupError(
       describeStatus(status, text, credentials.scheme),
-      kind,
+      null,
       status,
       text,
       parseRetryAfter(retryAfter),

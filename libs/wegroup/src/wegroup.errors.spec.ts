@@ -1,10 +1,6 @@
-import { classifyStatus, parseRetryAfter, describeErrorBody, describeNetworkError, describeStatus, extractMessage, maskValues, truncate, WeGroupError } from './wegroup.errors';
+import { parseRetryAfter, describeErrorBody, describeNetworkError, describeStatus, extractMessage, maskValues, truncate, WeGroupError } from './wegroup.errors';
 
-describe('WeGroup answer classification', () => {
-  it.each([200, 201, 202, 204])('%i is delivered', (status) => expect(classifyStatus(status)).toBe('delivered'));
-  it.each([408, 425, 429, 500, 502, 503, 504, 507])('%i is transient', (status) => expect(classifyStatus(status)).toBe('transient'));
-  it.each([301, 400, 401, 403, 404, 409, 410, 422, 501])('%i is permanent', (status) => expect(classifyStatus(status)).toBe('permanent'));
-
+describe('WeGroup failures in words', () => {
   it('explains 401 for API tokens without quoting the token', () => {
     expect(describeStatus(401, '{"detail":"Invalid token."}', 'apikey')).toBe(
       'WeGroup refused the API token (401): check WEGROUP_API_TOKEN: Invalid token.',

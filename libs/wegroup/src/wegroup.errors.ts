@@ -1,6 +1,7 @@
 /**
- * How every WeGroup answer is classified, in one place. Transient failures are retried on
- * the schedule; permanent ones end the lead as `failed` with the reason in words.
+ * WeGroup's failures in words. Whether one is worth another try (its kind) is the delivery
+ * policy's call (`@app/leads` delivery-policy.ts): transient failures are retried on the
+ * schedule; permanent ones end the lead as `failed` with the reason in words.
  */
 export type FailureKind = 'transient' | 'permanent';
 
@@ -14,7 +15,8 @@ export function truncate(text: string | null | undefined, limit = BODY_LIMIT): s
 export class WeGroupError extends Error {
   constructor(
     message: string,
-    readonly kind: FailureKind,
+    /** Null for one of WeGroup's answers: the delivery policy classifies it by its status. */
+    readonly kind: FailureKind | null,
     readonly statusCode: number | null = null,
     readonly body: string | null = null,
     /** WeGroup's Retry-After, in ms from now, when it sent one. */
@@ -24,11 +26,6 @@ export class WeGroupError extends Error {
   ) {
     super(message);
     this.name = 'WeGroupError';
-  }
-
-  /** WeGroup says the credentials are over their request budget. */
-  get rateLimited(): boolean {
-    return this.statusCode === 429;
   }
 
   /**
@@ -117,17 +114,6 @@ export function parseRetryAfter(value: string | undefined | null, now = Date.now
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-
-/** Request timeouts, throttling and server trouble are worth another try. */
-const TRANSIENT_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-export function classifyStatus(status: number): FailureKind | 'delivered' {
-  if (status >= 200 && status < 300) return 'delivered';
-  if (TRANSIENT_STATUS.has(status)) return 'transient';
-  // An unknown 5xx is still the server's trouble; 501/505 say it never will work.
-  if (status >= 500 && status !== 501 && status !== 505) return 'transient';
-  return 'permanent';
 }
 
 /** The explanation a person reads in `last_error`. */
