@@ -5,10 +5,10 @@
  * (CommonJS) for bench/*.js, which plain node runs. The baselines load it too and their
  * memory is measured: import only light modules here (no Nest, no Redis client).
  */
-import { readRetentionConfig, readRetryConfig } from '@app/leads/lead-jobs.config';
+import { readRetentionConfig, readRetryConfig } from '@app/leads/lead-jobs.settings';
 import { deliveryJobOptions } from '@app/leads/delivery-policy';
 
-export { SANDBOX_DEFAULTS } from '@app/wegroup/wegroup.config';
+export { SANDBOX_DEFAULTS } from '@app/wegroup/sandbox-defaults';
 export { Keyring } from '@app/config/keyring';
 export { DELIVER_LEAD_JOB, keyPrefix, LEADS_QUEUE } from '@app/queue/queue.constants';
 export { canonicalJson } from '@app/leads/canonical-json';

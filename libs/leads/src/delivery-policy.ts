@@ -1,6 +1,8 @@
 import type { JobsOptions } from 'bullmq';
-import { RetentionConfig, RetryConfig } from './lead-jobs.config';
-import { AuthScheme, FailureKind, ReauthRequiredError, truncate, WeGroupError } from '@app/wegroup';
+import { RetentionConfig, RetryConfig } from './lead-jobs.settings';
+// Deep imports keep this file light: the benchmark's kit loads it beside a bare baseline.
+import { AuthScheme, ReauthRequiredError } from '@app/wegroup/auth/wegroup-auth';
+import { FailureKind, truncate, WeGroupError } from '@app/wegroup/wegroup.errors';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord } from './lead-job';
 
 /*

@@ -1,4 +1,4 @@
-import { DELIVER_LEAD_JOB } from '@app/queue';
+import { DELIVER_LEAD_JOB } from '@app/queue/queue.constants';
 
 /** A prospect as WeGroup takes it. Fields beyond the documented ones pass through untouched. */
 export interface Prospect {

@@ -1,6 +1,7 @@
 import { ConfigError, DEMO_SECRETS, Env, integer, isSandbox, Keyring, list, oneOf, optionalString, refuseDemoSecret, string, url } from '@app/config';
 import { configNamespace } from '@app/config/config-namespace';
 import { API_TOKEN_SCOPES, SSO_ONLY_SCOPES, WEGROUP_SCOPES, WeGroupScope } from './scopes';
+import { SANDBOX_DEFAULTS } from './sandbox-defaults';
 import { WEGROUP_API_HOSTS, WEGROUP_ENVIRONMENTS, WeGroupEnvironment } from './hosts';
 
 export interface WeGroupConfig {
@@ -33,16 +34,6 @@ export const WEGROUP_SSO_ISSUERS: Record<WeGroupEnvironment, string | null> = {
   production: 'https://sso.wegroup.be',
 };
 
-export interface SandboxDefaults {
-  apiToken: string;
-  distributionId: string;
-}
-
-/** What the sandbox accepts out of the box, so `npm start` works without credentials. */
-export const SANDBOX_DEFAULTS: SandboxDefaults = {
-  apiToken: DEMO_SECRETS.WEGROUP_API_TOKEN,
-  distributionId: '11111111-2222-4333-8444-555555555555',
-};
 
 const DISTRIBUTION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
@@ -171,3 +162,5 @@ export const weGroupRoutesConfig = configNamespace('wegroupRoutes', (env) => ({
 
 /** WEGROUP_SSO_*, TOKEN_ENCRYPTION_KEY: the partner client; `client` is null when SSO is off. */
 export const ssoConfig = configNamespace('sso', (env) => ({ client: readSsoConfig(env) }));
+
+export { SANDBOX_DEFAULTS, type SandboxDefaults } from './sandbox-defaults';
