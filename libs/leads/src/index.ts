@@ -3,4 +3,4 @@ export * from './lead-status';
 export * from './dto/create-lead.dto';
 export * from './dto/lead-views.dto';
 export * from './lead-sealing';
-export * from './lead-erasure';
+export * from './lead.repository';

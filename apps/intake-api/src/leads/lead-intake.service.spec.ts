@@ -1,8 +1,9 @@
 import { HttpStatus, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { IntakeAppConfig, readIntakeAppConfig } from '@app/config';
-import { CreateLeadDto, DeliverLeadJobData } from '@app/leads';
+import { CreateLeadDto, DeliverLeadJobData, LeadRepository } from '@app/leads';
+import type { LeadsQueue } from '@app/queue';
 import { ProblemException, RedisUnavailableException } from '../common/problem';
 import type { SsoConnectionsService } from '../connections/sso-connections.service';
 import { Acceptance, LeadIntakeService } from './lead-intake.service';
@@ -45,7 +46,7 @@ function service(connected: string[] | null = null) {
     enabled: connected !== null,
     hasConnection: jest.fn(async (id: string) => connected?.includes(id) ?? false),
   };
-  const intake = new LeadIntakeService(queue as unknown as Queue<DeliverLeadJobData>, config, connections as unknown as SsoConnectionsService);
+  const intake = new LeadIntakeService(new LeadRepository(queue as unknown as LeadsQueue, config), config, connections as unknown as SsoConnectionsService);
   return { intake, queue, connections };
 }
 
