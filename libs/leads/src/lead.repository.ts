@@ -89,8 +89,6 @@ export class LeadRepository {
     this.jobOptions = retry ? deliveryJobOptions(retry, this.retention) : null;
   }
 
-  // ---- enqueue -----------------------------------------------------------------------------
-
   /** Stores one lead; the id of the job kept (see enqueueMany). */
   async enqueue(lead: NewLead): Promise<string> {
     const [id] = await this.enqueueMany([lead]);
@@ -115,8 +113,6 @@ export class LeadRepository {
     );
     return jobs.map((job) => job.id!);
   }
-
-  // ---- read --------------------------------------------------------------------------------
 
   /** The lead's record with its attempt log opened, or null when there is no such lead. */
   async find(id: string): Promise<LeadRecord | null> {
@@ -153,8 +149,6 @@ export class LeadRepository {
   async pausedForMs(): Promise<number> {
     return Math.max(0, await this.queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER));
   }
-
-  // ---- retry -------------------------------------------------------------------------------
 
   /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
   async retry(id: string, by: string): Promise<RetryOutcome> {
@@ -198,8 +192,6 @@ export class LeadRepository {
     return { matched: matches.length, retried };
   }
 
-  // ---- personal data -----------------------------------------------------------------------
-
   /**
    * An erasure request: a lead still queued is cancelled and removed whole; a finished one
    * loses its personal data and keeps its metadata; one being delivered is left alone.
@@ -236,8 +228,6 @@ export class LeadRepository {
     return scrubbed;
   }
 
-  // ---- holds -------------------------------------------------------------------------------
-
   /** Leads of this distribution held for a new SSO sign-in go out now, not at their next check; how many. */
   async releaseHeld(distributionId: string): Promise<number> {
     const held: LeadJob[] = [];
@@ -252,8 +242,6 @@ export class LeadRepository {
     }
     return released;
   }
-
-  // ---- for the delivery worker (the job it holds, with its lock token) -------------------
 
   /** Appends one attempt to the lead's sealed log. */
   async appendAttempt(job: LeadJob, entry: AttemptRecord): Promise<void> {
@@ -280,8 +268,6 @@ export class LeadRepository {
   async pauseDeliveries(ms: number): Promise<void> {
     await this.queue.rateLimit(ms);
   }
-
-  // ---- internals ---------------------------------------------------------------------------
 
   /** Every job in a state, a page per round trip (newest first unless `asc`). */
   private async *jobsIn(state: 'failed' | 'completed' | 'delayed', asc: boolean, guard: ReadGuard = (read) => read): AsyncGenerator<LeadJob> {

@@ -41,8 +41,8 @@ export interface DeliveryResult {
  */
 export class LeadsQueue extends Queue<DeliverLeadJobData, DeliveryResult, LeadJobName> {}
 
-/** A lead's delivery job, as the worker holds it. */
-export type LeadJob = Job<DeliverLeadJobData, DeliveryResult, LeadJobName>;
+/** A lead's delivery job, as the worker holds it (BullMQ's Worker types its job name as a string). */
+export type LeadJob = Job<DeliverLeadJobData, DeliveryResult>;
 
 /** Housekeeping jobs (the retention sweep); the worker's only other queue. */
 export class MaintenanceQueue extends Queue {}
