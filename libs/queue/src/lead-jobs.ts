@@ -36,8 +36,8 @@ export interface DeliveryResult {
 
 /**
  * The leads queue, typed by its jobs: the one name the apps inject it by. Its Redis name is
- * LEADS_QUEUE. Only LeadQueueModule creates it, and only the lead repository (@app/leads) and
- * the delivery worker use it.
+ * LEADS_QUEUE. Only LeadQueueModule creates it; only the lead repository (@app/leads) and
+ * the delivery worker change its jobs (the ops dashboard and the queue-depth gauges read it).
  */
 export class LeadsQueue extends Queue<DeliverLeadJobData, DeliveryResult, LeadJobName> {}
 
