@@ -1,8 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import type { Queue } from 'bullmq';
+import { LeadsQueue } from '@app/queue';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { LEAD_QUEUE } from '../apps/intake-api/src/intake.tokens';
 import {
   distributionId,
   INTAKE_KEY,
@@ -52,7 +51,7 @@ describe('POST /v1/leads/batch: many leads per request, each answered on its own
 
   const postBatch = (body: unknown, headers: Record<string, string> = {}) =>
     send(`${stack.url}/v1/leads/batch`, typeof body === 'string' ? body : JSON.stringify(body), { 'x-api-key': INTAKE_KEY, ...headers });
-  const jobCount = async () => (await stack.intake.get<Queue>(LEAD_QUEUE).getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'));
+  const jobCount = async () => (await stack.intake.get(LeadsQueue).getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'));
   const metric = async (name: string, labels: string) => {
     const text = await (await fetch(`${stack.url}/metrics`, { headers: { authorization: OPS_AUTH } })).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));

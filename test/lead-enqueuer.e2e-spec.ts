@@ -1,7 +1,6 @@
 import { Job, Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { keyPrefix, LEADS_QUEUE } from '@app/queue';
-import { LEAD_QUEUE } from '../apps/intake-api/src/intake.tokens';
+import { keyPrefix, LEADS_QUEUE, LeadsQueue } from '@app/queue';
 import { LeadEnqueuer } from '../apps/intake-api/src/leads/lead-enqueuer';
 import { connectRedis, deleteKeys, uniqueQueuePrefix } from './support/redis-keys';
 import { distributionId, INTAKE_KEY, lead, Stack, startIntakeWithoutRedis } from './support/stack';
@@ -28,11 +27,11 @@ describe('LeadEnqueuer: one addBulk per event-loop turn, deduplication intact', 
 
     it('gives every add of a bulk its own job; deduplicated ones the id of the job they were deduplicated into', async () => {
       const bulk = jest.spyOn(queue, 'addBulk');
-      const enqueuer = new LeadEnqueuer<Data>(queue);
+      const enqueuer = new LeadEnqueuer(queue);
       const dedup = { id: `same-${randomUUID()}`, ttl: 60_000 };
       const ids = Array.from({ length: 105 }, () => randomUUID());
       // 100 adds under one deduplication id, interleaved with 5 without.
-      const added = ids.map((jobId, n) => enqueuer.add('deliver-lead', { n }, n % 21 === 20 ? { jobId } : { jobId, deduplication: dedup }));
+      const added = ids.map((jobId, n) => enqueuer.add({ name: 'deliver-lead', data: { n }, opts: n % 21 === 20 ? { jobId } : { jobId, deduplication: dedup } }));
       const jobs: Array<Job<Data>> = await Promise.all(added);
 
       expect(bulk).toHaveBeenCalledTimes(2); // 100 pending sends at once; the 5 left wait for the turn's end
@@ -45,7 +44,7 @@ describe('LeadEnqueuer: one addBulk per event-loop turn, deduplication intact', 
       expect(await queue.getJobCountByTypes('waiting')).toBe(6);
 
       // A later bulk still sees the deduplication id: the first job's id again, nothing stored.
-      const again = await new LeadEnqueuer<Data>(queue).add('deliver-lead', { n: -1 }, { jobId: randomUUID(), deduplication: dedup });
+      const again = await new LeadEnqueuer(queue).add({ name: 'deliver-lead', data: { n: -1 }, opts: { jobId: randomUUID(), deduplication: dedup } });
       expect(again.id).toBe(ids[0]);
       expect(await queue.getJobCountByTypes('waiting')).toBe(6);
       bulk.mockRestore();
@@ -61,7 +60,7 @@ describe('LeadEnqueuer: one addBulk per event-loop turn, deduplication intact', 
     afterAll(() => stack?.close());
 
     it('100 concurrent posts with one Idempotency-Key share bulks and still make exactly one job', async () => {
-      const queue = stack.intake.get<Queue>(LEAD_QUEUE);
+      const queue = stack.intake.get(LeadsQueue);
       const bulk = jest.spyOn(queue, 'addBulk');
       const add = jest.spyOn(queue, 'add');
       const did = distributionId();

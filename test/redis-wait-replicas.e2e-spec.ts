@@ -4,9 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { Queue } from 'bullmq';
-import { keyPrefix, LEADS_QUEUE } from '@app/queue';
-import { LEAD_QUEUE } from '../apps/intake-api/src/intake.tokens';
+import { keyPrefix, LEADS_QUEUE, LeadsQueue } from '@app/queue';
 import { AppProcess, freePort } from './support/processes';
 import { distributionId, INTAKE_KEY, lead, OPS_AUTH, Stack } from './support/stack';
 import { waitFor } from './support/wait';
@@ -123,7 +121,7 @@ describe('REDIS_WAIT_REPLICAS: a 202 only once a replica has the lead', () => {
     expect(retried.headers.get('idempotent-replayed')).toBe('true');
     const retriedId = ((await retried.json()) as Json).id as string;
     expect(await replicaClient.exists(jobKey(retriedId))).toBe(1);
-    const queue = stack!.intake.get<Queue>(LEAD_QUEUE);
+    const queue = stack!.intake.get(LeadsQueue);
     const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
     // The first lead, the refused-then-replayed one, the two of the batch (stored, unconfirmed): no duplicate.
     const withKeyBody = jobs.filter((job) => job.id === retriedId);

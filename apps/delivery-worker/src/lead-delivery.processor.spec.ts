@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { Job, Queue, UnrecoverableError } from 'bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
 import type Redis from 'ioredis';
-import { Admission, CircuitBreaker } from '@app/queue';
+import { Admission, CircuitBreaker, LeadsQueue } from '@app/queue';
 import { randomBytes } from 'node:crypto';
 import { Keyring } from '@app/config';
-import { DeliverLeadJobData, DeliveryResult, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
+import { DeliverLeadJobData, DeliveryResult, LeadRepository, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
@@ -48,7 +48,7 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     client,
     new ApiTokenAuthProvider('tok', ['leads:write']),
     {} as Redis,
-    queue as unknown as Queue,
+    new LeadRepository(queue as unknown as LeadsQueue, config.dataKeyring, config.retention),
     breaker as unknown as CircuitBreaker,
     metrics,
   );
@@ -266,7 +266,7 @@ describe('LeadDeliveryProcessor', () => {
 
   describe('request id and metrics', () => {
     const metricsFor = () =>
-      new WorkerMetrics({ getJobCounts: async () => ({}) } as unknown as Queue, { state: async () => ({ state: 'closed', consecutive_failures: 0 }) } as unknown as CircuitBreaker);
+      new WorkerMetrics({ getJobCounts: async () => ({}) } as unknown as LeadsQueue, { state: async () => ({ state: 'closed', consecutive_failures: 0 }) } as unknown as CircuitBreaker);
     const sample = async (metric: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number; metricName?: string }> }> }, labels: Record<string, unknown>, name?: string) =>
       (await metric.get()).values.find(
         (value) => (name === undefined || value.metricName === name) && Object.entries(labels).every(([key, label]) => value.labels[key] === label),

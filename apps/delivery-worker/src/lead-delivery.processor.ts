@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '@app/queue';
 import { Keyring } from '@app/config';
 import { dataKeyringConfig } from '@app/leads';
@@ -11,27 +11,24 @@ import {
   afterRefusal,
   AttemptEntry,
   AttemptOutcome,
-  AttemptRecord,
   attemptsFor,
   decide,
   Decision,
   DeliverLeadJobData,
   DeliveryResult,
   Failure,
-  HeldRecord,
   LeadBody,
+  LeadRepository,
   openLead,
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
-  sealLogEntry,
   UnreadableJobError,
   withCircuitCount,
 } from '@app/leads';
-import { checkRedisDurability, CircuitBreaker, keyPrefix, LEADS_QUEUE, withTimeout } from '@app/queue';
+import { checkRedisDurability, CircuitBreaker, closeWithin, keyPrefix, LEADS_QUEUE, REDIS_CONNECTION } from '@app/queue';
 import { PUSH_LEAD_SCOPE, PushLeadOptions, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, truncate } from '@app/wegroup';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
-import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 /** A transient failure; BullMQ's backoff strategy reads the delay the policy chose and logged. */
 export class RetryableDeliveryError extends Error {
@@ -59,22 +56,12 @@ function forTheJob<T extends Error>(error: T): T {
  */
 const LIMITER = { max: 1_000_000, duration: 1_000 };
 
-/** How long closing a BullMQ Worker or Queue may take at shutdown (it waits on Redis, which may be away). */
-export const CLOSE_TIMEOUT_MS = 5_000;
-
-/** Shutdown must end even while Redis is unreachable: a close that hangs is given up on. */
-export async function closeWithin(closing: Promise<unknown>, what: string, logger: Logger): Promise<void> {
-  await withTimeout(closing, CLOSE_TIMEOUT_MS).catch((error: Error) => logger.warn(`Closing ${what}: ${error.message}; going on with the shutdown`));
-}
-
 /** Says so when WeGroup's Retry-After was cut to its cap. */
 function capped({ retryAfterMs, honouredRetryAfterMs }: Failure): string {
   return retryAfterMs !== null && retryAfterMs > (honouredRetryAfterMs ?? 0) ? ` (WeGroup asked ${retryAfterMs} ms; capped)` : '';
 }
 
 type LeadJob = Job<DeliverLeadJobData, DeliveryResult>;
-type AttemptRecordOrHeld = AttemptRecord | HeldRecord;
-
 /**
  * Consumes the leads queue, pushes each lead to WeGroup and carries out what the delivery
  * policy (`decide`, @app/leads) makes of the outcome: a retry is rethrown so BullMQ retries
@@ -97,8 +84,8 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     @Inject(dataKeyringConfig.KEY) dataKeyring: ConfigType<typeof dataKeyringConfig>,
     private readonly client: WeGroupClient,
     @Inject(WEGROUP_AUTH_PROVIDER) private readonly auth: WeGroupAuthProvider,
-    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
-    @Inject(WORKER_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
+    private readonly leads: LeadRepository,
     private readonly breaker: CircuitBreaker,
     @Optional() private readonly metrics?: WorkerMetrics,
   ) {
@@ -169,7 +156,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     const attempt = context.attempt;
     const record = (entry: AttemptEntry) => {
       this.metrics?.delivery(entry.outcome, entry.status_code, data?.received_at);
-      return this.appendToLog(job, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry });
+      return this.leads.appendAttempt(job, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: Date.now() - started, ...entry });
     };
 
     switch (decision.type) {
@@ -184,20 +171,19 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
         }
         await record(decision.rateLimited.entry);
         this.logFailure(data, attempt, decision.rateLimited.failure, { retry_after_ms: decision.rateLimited.failure.retryAfterMs, pause_ms: decision.ms }, `; every delivery pauses for ${decision.ms} ms${capped(decision.rateLimited.failure)}`);
-        await this.recordRateLimitWait(job, decision.rateLimited.waitedMs);
+        await this.leads.recordRateLimitWait(job, decision.rateLimited.waitedMs);
         return this.holdBack(decision.ms);
       case 'await_sign_in':
-        await this.appendToLog(job, decision.held);
         this.metrics?.delivery('held', null);
         this.logger.warn(`Lead ${data.lead_id} waits for a new SSO sign-in of distribution ${data.distribution_id}`);
-        await this.delayUntil(job, decision.until, token);
+        await this.leads.holdUntil(job, decision.held, decision.until, token);
         throw new DelayedError();
       case 'retry':
       case 'fail': {
         if (decision.countsTowardCircuit) decision = withCircuitCount(decision, await this.countTowardCircuit(admission.ok && admission.probe));
         await record(decision.entry);
         this.logFailed(data, attempt, decision);
-        if (decision.pauseMs) await this.queue.rateLimit(decision.pauseMs);
+        if (decision.pauseMs) await this.leads.pauseDeliveries(decision.pauseMs);
         throw forTheJob(decision.type === 'retry' ? new RetryableDeliveryError(decision.reason, decision.delayMs) : new UnrecoverableError(decision.reason));
       }
     }
@@ -288,29 +274,14 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
 
   /** Puts the job back in the queue without spending an attempt, and pauses every worker. */
   private async holdBack(ms: number): Promise<never> {
-    await this.queue.rateLimit(ms);
+    await this.leads.pauseDeliveries(ms);
     throw Worker.RateLimitError();
   }
 
-  // Every call on the BullMQ Job is below: the lead's record, read and changed.
+  // The one read of the BullMQ Job here; every change of it goes through LeadRepository.
 
   /** The payload as stored (possibly malformed: the policy fails it), the failed attempts so far, and how many it has. */
   private read(job: LeadJob): { data: DeliverLeadJobData; attemptsMade: number; attempts: number } {
     return { data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts?.attempts ?? this.attempts };
-  }
-
-  /** Appends a sealed entry to the lead's attempt log. */
-  private async appendToLog(job: LeadJob, entry: AttemptRecordOrHeld): Promise<void> {
-    await job.log(sealLogEntry(this.keyring, entry));
-  }
-
-  /** Adds up the time 429s held this lead (they do not spend attempts, up to RATE_LIMIT_MAX_WAIT_SECONDS). */
-  private async recordRateLimitWait(job: LeadJob, waitedMs: number): Promise<void> {
-    await job.updateData({ ...job.data, rate_limited_ms: waitedMs });
-  }
-
-  /** Moves the job, locked by this worker with `token`, to the delayed set until `until`. */
-  private async delayUntil(job: LeadJob, until: number, token: string | undefined): Promise<void> {
-    await job.moveToDelayed(until, token);
   }
 }

@@ -1,19 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Job, Queue, Worker } from 'bullmq';
-import type { RedisClient } from '@app/queue';
-import { Keyring } from '@app/config';
-import { dataKeyringConfig } from '@app/leads';
-import { redisConfig } from '@app/queue';
-import { RetentionConfig, retentionConfig } from '@app/leads';
-import { DeliverLeadJobData, scrubLeadJob } from '@app/leads';
-import { keyPrefix, MAINTENANCE_QUEUE, SCRUB_DELIVERED_JOB } from '@app/queue';
+import { Worker } from 'bullmq';
+import { LeadRepository, RetentionConfig, retentionConfig } from '@app/leads';
+import { closeWithin, keyPrefix, MAINTENANCE_QUEUE, MaintenanceQueue, REDIS_CONNECTION, redisConfig, SCRUB_DELIVERED_JOB, type RedisClient } from '@app/queue';
 import { RepeatedErrorLog } from '@app/observability';
-import { closeWithin } from './lead-delivery.processor';
-import { WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
 
 const SWEEP_EVERY_MS = 60 * 60_000;
-const PAGE = 200;
 
 /**
  * Retention: a delivered lead keeps its personal data DELIVERED_RETENTION_DAYS, then only
@@ -24,27 +16,21 @@ const PAGE = 200;
 export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RetentionSweeper.name);
   private readonly retention: RetentionConfig;
-  private readonly keyring: Keyring;
   private readonly prefix: string;
-  private maintenance?: Queue;
   private worker?: Worker;
 
   constructor(
     @Inject(retentionConfig.KEY) retention: ConfigType<typeof retentionConfig>,
-    @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
     @Inject(redisConfig.KEY) { queuePrefix }: ConfigType<typeof redisConfig>,
-    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
-    @Inject(WORKER_QUEUE) private readonly leads: Queue<DeliverLeadJobData>,
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
+    private readonly maintenance: MaintenanceQueue,
+    private readonly leads: LeadRepository,
   ) {
     this.retention = retention;
-    this.keyring = keyring;
     this.prefix = keyPrefix(queuePrefix);
   }
 
   onApplicationBootstrap(): void {
-    this.maintenance = new Queue(MAINTENANCE_QUEUE, { connection: this.redis, prefix: this.prefix });
-    // Without a listener BullMQ prints each connection error raw on stderr, between the JSON lines.
-    this.maintenance.on('error', new RepeatedErrorLog(this.logger, 'Maintenance queue error').listener);
     // Not awaited: with Redis away the command waits for it, and the worker must still boot
     // (and log) meanwhile. The scheduler is idempotent; the next boot sets it again if this fails.
     this.maintenance
@@ -54,28 +40,14 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
     this.worker.on('error', new RepeatedErrorLog(this.logger, 'Maintenance worker error').listener);
   }
 
+  /** The maintenance queue itself is closed by LeadQueueModule, after this. */
   async onModuleDestroy(): Promise<void> {
     if (this.worker) await closeWithin(this.worker.close(), 'the maintenance worker', this.logger);
-    if (this.maintenance) await closeWithin(this.maintenance.close(), 'the maintenance queue', this.logger);
   }
 
   /** Scrubs delivered leads older than the retention, oldest first; returns how many. */
   async sweep(now = Date.now()): Promise<number> {
-    const cutoff = now - this.retention.deliveredDays * 86_400_000;
-    let scrubbed = 0;
-    for (let start = 0; ; start += PAGE) {
-      const page = (await this.leads.getJobs(['completed'], start, start + PAGE - 1, true)) as Job<DeliverLeadJobData>[];
-      for (const job of page) {
-        if ((job.finishedOn ?? 0) >= cutoff) return this.done(scrubbed);
-        if (!job.data?.sealed_lead) continue;
-        await scrubLeadJob(this.leads, job, this.keyring);
-        scrubbed++;
-      }
-      if (page.length < PAGE) return this.done(scrubbed);
-    }
-  }
-
-  private done(scrubbed: number): number {
+    const scrubbed = await this.leads.scrubDeliveredBefore(now - this.retention.deliveredDays * 86_400_000);
     if (scrubbed) this.logger.log(`Retention: removed the personal data of ${scrubbed} delivered leads`);
     return scrubbed;
   }

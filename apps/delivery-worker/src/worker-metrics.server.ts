@@ -3,11 +3,11 @@ import type { HealthCheckResult, HealthIndicatorResult } from '@nestjs/terminus'
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '@app/queue';
-import { withTimeout } from '@app/queue';
+import { REDIS_CONNECTION, withTimeout } from '@app/queue';
 import { StartupError } from '@app/observability';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { WorkerMetrics } from './worker.metrics';
-import { WORKER_OBSERVABILITY, WORKER_REDIS } from './worker.tokens';
+import { WORKER_OBSERVABILITY } from './worker.tokens';
 
 export interface WorkerObservabilityOptions {
   /** Port of `/metrics`, `/health/live` and `/health/ready`; no server without one (0: any free port). */
@@ -41,7 +41,7 @@ export class WorkerMetricsServer implements OnModuleInit, OnApplicationShutdown 
     @Inject(WORKER_OBSERVABILITY) private readonly options: WorkerObservabilityOptions,
     private readonly metrics: WorkerMetrics,
     private readonly processor: LeadDeliveryProcessor,
-    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
   ) {}
 
   /** The port actually listened on, once listening. */

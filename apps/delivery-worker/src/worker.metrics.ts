@@ -1,10 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
-import { CircuitBreaker } from '@app/queue';
+import { CircuitBreaker, LeadsQueue } from '@app/queue';
 import type { RefreshObserver } from '@app/wegroup';
-import { WORKER_QUEUE } from './worker.tokens';
 
 /**
  * What happened to one delivery attempt: the attempt outcomes of the lead's log, plus
@@ -61,7 +59,7 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
-  constructor(@Inject(WORKER_QUEUE) queue: Queue, breaker: CircuitBreaker) {
+  constructor(@Inject(LeadsQueue) queue: Pick<LeadsQueue, 'getJobCounts'>, breaker: CircuitBreaker) {
     registerQueueGauges(this.registry, queue, breaker);
     this.deliveries.inc({ outcome: 'delivered', status_code: '201' }, 0);
     this.breakerOpened.inc(0);

@@ -1,7 +1,7 @@
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
 import type { RedisClient } from '@app/queue';
-import { CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE } from '@app/queue';
+import { LeadRepository } from '@app/leads';
+import { CircuitBreaker, LEADS_QUEUE, LeadQueueModule, REDIS_CONNECTION } from '@app/queue';
 import { RepeatedErrorLog } from '@app/observability';
 import {
   ApiTokenAuthProvider,
@@ -14,12 +14,12 @@ import {
   WeGroupOidcClient,
   ssoKeyring,
 } from '@app/wegroup';
-import { closeWithin, LeadDeliveryProcessor } from './lead-delivery.processor';
+import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { RetentionSweeper } from './retention.sweeper';
 import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
 import { WorkerAppConfig, workerConfigProviders } from './worker.config';
 import { WorkerMetrics } from './worker.metrics';
-import { WORKER_OBSERVABILITY, WORKER_QUEUE, WORKER_REDIS } from './worker.tokens';
+import { WORKER_OBSERVABILITY } from './worker.tokens';
 
 function authProvider(config: WorkerAppConfig, redis: RedisClient, metrics: WorkerMetrics): WeGroupAuthProvider {
   const { apiToken, apiTokenScopes, distributionId } = config.wegroup;
@@ -34,42 +34,36 @@ function authProvider(config: WorkerAppConfig, redis: RedisClient, metrics: Work
   return new RoutingAuthProvider(apiToken ? { distributionId, provider: new ApiTokenAuthProvider(apiToken, apiTokenScopes) } : null, sso);
 }
 
-@Module({})
-export class WorkerModule implements OnApplicationShutdown {
-  constructor(
-    @Inject(WORKER_QUEUE) private readonly queue: Queue,
-    @Inject(WORKER_REDIS) private readonly redis: RedisClient,
-  ) {}
+/** Queue errors go through the JSON logger, each distinct one once in a while (by the queue's name). */
+function queueErrors(queue: string): (error: Error) => void {
+  return queue === LEADS_QUEUE
+    ? new RepeatedErrorLog(new Logger('LeadsQueue'), 'Leads queue error').listener
+    : new RepeatedErrorLog(new Logger('RetentionSweeper'), 'Maintenance queue error').listener;
+}
 
+@Module({})
+export class WorkerModule {
   static forRoot(config: WorkerAppConfig, observability: WorkerObservabilityOptions = {}): DynamicModule {
     return {
       module: WorkerModule,
       imports: [
         WeGroupHttpModule.register({ timeoutMs: config.wegroup.timeoutMs, maxSockets: config.delivery.concurrency }),
+        // A worker: waits for Redis forever; its durability is checked as the processor starts.
+        LeadQueueModule.forRoot({ redis: config.redis, role: 'worker', connectionName: 'delivery-worker', maintenance: true, queueErrors }),
       ],
       providers: [
         ...workerConfigProviders(config),
-        { provide: WORKER_REDIS, useFactory: () => createRedis(config.redis, 'worker', 'delivery-worker') },
         {
           provide: WEGROUP_AUTH_PROVIDER,
-          inject: [WORKER_REDIS, WorkerMetrics],
+          inject: [REDIS_CONNECTION, WorkerMetrics],
           useFactory: (redis: RedisClient, metrics: WorkerMetrics) => authProvider(config, redis, metrics),
         },
         {
-          provide: WORKER_QUEUE,
-          inject: [WORKER_REDIS],
-          useFactory: (redis: RedisClient) => {
-            const queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) });
-            // Without a listener BullMQ prints each connection error raw on stderr, between the JSON lines.
-            queue.on('error', new RepeatedErrorLog(new Logger('LeadsQueue'), 'Leads queue error').listener);
-            return queue;
-          },
-        },
-        {
           provide: CircuitBreaker,
-          inject: [WORKER_REDIS],
+          inject: [REDIS_CONNECTION],
           useFactory: (redis: RedisClient) => new CircuitBreaker(redis, config.redis.queuePrefix, config.delivery.breaker),
         },
+        LeadRepository,
         LeadDeliveryProcessor,
         RetentionSweeper,
         { provide: WORKER_OBSERVABILITY, useValue: observability },
@@ -77,12 +71,5 @@ export class WorkerModule implements OnApplicationShutdown {
         WorkerMetricsServer,
       ],
     };
-  }
-
-  /** Runs after the processor closed its Worker (onModuleDestroy). */
-  async onApplicationShutdown(): Promise<void> {
-    await closeWithin(this.queue.close(), 'the leads queue', new Logger(WorkerModule.name));
-    // BullMQ leaves a connection it was handed open; it is ours to close.
-    this.redis.disconnect();
   }
 }

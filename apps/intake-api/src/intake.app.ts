@@ -6,13 +6,12 @@ import { Readable } from 'node:stream';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import type { Queue } from 'bullmq';
+import { LeadsQueue } from '@app/queue';
 import { IntakeAppConfig } from './intake.config';
 import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
 import { BodyBudget, markInexactNumbers } from './common/body-limits';
 import { ProblemException } from './common/problem';
 import { IntakeModule } from './intake.module';
-import { LEAD_QUEUE } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { LEAD_BATCH_ROUTE } from './leads/lead-batch';
 import { IntakeMetrics } from './metrics/intake.metrics';
@@ -197,6 +196,6 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
-  await mountOpsDashboard(app.getHttpAdapter().getInstance(), { queues: [app.get<Queue>(LEAD_QUEUE)], authenticator: app.get(OpsAuthenticator), ops: app.get(LeadOpsService) });
+  await mountOpsDashboard(app.getHttpAdapter().getInstance(), { queues: [app.get(LeadsQueue)], authenticator: app.get(OpsAuthenticator), ops: app.get(LeadOpsService) });
   return app;
 }

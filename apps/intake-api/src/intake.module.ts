@@ -1,10 +1,10 @@
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
-import { Queue } from 'bullmq';
 import type { RedisClient } from '@app/queue';
-import { checkRedisDurability, CircuitBreaker, createRedis, keyPrefix, LEADS_QUEUE, RedisHealthIndicator, ReplicaAck } from '@app/queue';
+import { LeadRepository } from '@app/leads';
+import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -14,7 +14,7 @@ import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { intakeConfigProviders, IntakeAppConfig } from './intake.config';
-import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_REDIS, INTAKE_WEBHOOK_SECRETS, LEAD_QUEUE, OPS_CREDENTIALS, REPLICA_ACK } from './intake.tokens';
+import { BREAKER_STATE, INTAKE_API_KEYS, INTAKE_WEBHOOK_SECRETS, OPS_CREDENTIALS } from './intake.tokens';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { SourceThrottlerGuard } from './leads/source-throttler.guard';
 import { LeadIntakeController } from './leads/lead-intake.controller';
@@ -26,18 +26,15 @@ import { OpsAuthGuard } from './ops/ops-auth.guard';
 import { OpsAuthenticator } from './ops/ops-authenticator';
 
 @Module({})
-export class IntakeModule implements OnApplicationShutdown {
-  private readonly logger = new Logger(IntakeModule.name);
-
-  constructor(
-    @Inject(LEAD_QUEUE) private readonly queue: Queue,
-    @Inject(INTAKE_REDIS) private readonly redis: RedisClient,
-  ) {}
-
+export class IntakeModule {
   static forRoot(config: IntakeAppConfig): DynamicModule {
     return {
       module: IntakeModule,
-      imports: [TerminusModule],
+      imports: [
+        TerminusModule,
+        // A producer: requests fail fast while Redis is away; REDIS_WAIT_REPLICAS applies here.
+        LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
+      ],
       controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
         ...intakeConfigProviders(config),
@@ -54,38 +51,14 @@ export class IntakeModule implements OnApplicationShutdown {
         },
         {
           provide: getStorageToken(),
-          inject: [INTAKE_REDIS],
+          inject: [REDIS_CONNECTION],
           useFactory: (redis: RedisClient) => new RedisThrottlerStorage(redis, config.redis.queuePrefix),
         },
         { provide: OPS_CREDENTIALS, useValue: config.intake.ops },
         {
-          provide: INTAKE_REDIS,
-          useFactory: async () => {
-            const client = createRedis(config.redis, 'producer', 'intake-api');
-            void checkRedisDurability(client, new Logger('Redis'));
-            return client;
-          },
-        },
-        {
           provide: BREAKER_STATE,
-          inject: [INTAKE_REDIS],
+          inject: [REDIS_CONNECTION],
           useFactory: (redis: RedisClient) => CircuitBreaker.reader(redis, config.redis.queuePrefix),
-        },
-        {
-          provide: LEAD_QUEUE,
-          inject: [INTAKE_REDIS],
-          useFactory: (redis: RedisClient) => {
-            const queue = new Queue(LEADS_QUEUE, { connection: redis, prefix: keyPrefix(config.redis.queuePrefix) });
-            queue.on('error', () => undefined); // connection problems are logged once by the client
-            return queue;
-          },
-        },
-        {
-          // WAIT must go out on the connection the queue writes with: the Queue uses this very client.
-          provide: REPLICA_ACK,
-          inject: [INTAKE_REDIS],
-          useFactory: (redis: RedisClient) =>
-            config.redis.waitReplicas > 0 ? new ReplicaAck(redis, config.redis.waitReplicas, config.redis.waitTimeoutMs) : null,
         },
         ApiKeyGuard,
         SourceThrottlerGuard,
@@ -95,14 +68,10 @@ export class IntakeModule implements OnApplicationShutdown {
         SsoConnectionsService,
         LeadIntakeService,
         LeadStatusService,
+        LeadRepository,
         RedisHealthIndicator,
         IntakeMetrics,
       ],
     };
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close().catch((error: Error) => this.logger.warn(`Closing the queue: ${error.message}`));
-    this.redis.disconnect();
   }
 }

@@ -4,7 +4,7 @@ export * from './dto/create-lead.dto';
 export * from './dto/lead-views.dto';
 export * from './lead-sealing';
 export * from './canonical-json';
-export * from './lead-erasure';
 export * from './data-keyring.config';
 export * from './delivery-policy';
 export * from './lead-jobs.config';
+export * from './lead.repository';

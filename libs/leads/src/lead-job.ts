@@ -1,5 +1,3 @@
-import { DELIVER_LEAD_JOB } from '@app/queue/queue.constants';
-
 /** A prospect as WeGroup takes it. Fields beyond the documented ones pass through untouched. */
 export interface Prospect {
   first_name: string;
@@ -17,37 +15,9 @@ export interface LeadBody {
   prospect: Prospect;
 }
 
-export interface DeliverLeadJobData {
-  lead_id: string;
-  /** The intake source (CRM) that posted the lead, from its API key. */
-  source: string;
-  distribution_id: string;
-  received_at: string;
-  /** The LeadBody, sealed with DATA_ENCRYPTION_KEY (lead-sealing.ts); null once erased. */
-  sealed_lead: string | null;
-  /** When the personal data was removed (retention or an erasure request). */
-  lead_erased_at?: string;
-  /** Keyed digest of the request body, to tell an idempotent replay from a conflicting reuse of a key. */
-  body_hash: string;
-  /** Time this lead has spent paused by WeGroup's 429s (which do not spend attempts). */
-  rate_limited_ms?: number;
-  /** The intake request's id (X-Request-ID): the worker logs with it and sends it on to WeGroup. */
-  request_id?: string;
-}
-
-/** Job payloads by job name: producer and consumer both type against this map. */
-export interface LeadJobs {
-  [DELIVER_LEAD_JOB]: DeliverLeadJobData;
-}
-
-export type LeadJobName = keyof LeadJobs;
-
-/** What a finished delivery returns (the job's return value); WeGroup's body stays in the sealed log. */
-export interface DeliveryResult {
-  status_code: number;
-  /** The lead id WeGroup answered with, when its body carries one. */
-  lead_id: string | null;
-}
+// The job payloads, typed by job name, live with the queue they travel through (@app/queue),
+// so the typed LeadsQueue needs nothing from this lib; they are the lead's too, hence re-exported.
+export type { DeliverLeadJobData, DeliveryResult, LeadJobName, LeadJobs } from '@app/queue';
 
 /** One delivery attempt in a lead's log (each entry is a BullMQ job log line). */
 export interface AttemptRecord {

@@ -1,3 +1,7 @@
+import type { LeadStatusDto } from './dto/lead-views.dto';
+import type { AttemptRecord } from './lead-job';
+import type { LeadRecord } from './lead.repository';
+
 /** `waiting_reauth`: the lead's SSO connection needs the broker to sign in again; it waits. */
 export const LEAD_STATUSES = ['queued', 'delivering', 'retrying', 'waiting_reauth', 'delivered', 'failed'] as const;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];
@@ -19,4 +23,37 @@ export function leadStatusFromJob(state: string, attempted: boolean, heldForSign
       if (heldForSignIn) return 'waiting_reauth';
       return attempted ? 'retrying' : 'queued';
   }
+}
+
+/** What GET /v1/leads/{id} shows of a lead's record. */
+export function leadStatusView(record: LeadRecord): LeadStatusDto {
+  const { id, data, log, result } = record;
+  const attemptsLog = log.filter((entry): entry is AttemptRecord => entry.kind === 'attempt');
+  const last = attemptsLog.at(-1);
+  const latest = log.at(-1);
+  const held = latest?.kind === 'held' ? latest : null;
+  const status = leadStatusFromJob(record.state, record.attemptsMade > 0 || attemptsLog.length > 0, held !== null);
+  const lastAt = latest ? Date.parse(latest.at) : 0;
+  const waiting = (status === 'retrying' || status === 'queued') && last?.next_delay_ms != null;
+  const nextAttempt = held ? held.until : waiting ? new Date(Date.parse(last!.at) + last!.duration_ms + last!.next_delay_ms!).toISOString() : null;
+  return {
+    id,
+    status,
+    attempts: record.attemptsMade,
+    source: data.source,
+    distribution_id: data.distribution_id,
+    created_at: data.received_at,
+    updated_at: new Date(Math.max(record.storedAt, record.processedAt ?? 0, record.finishedAt ?? 0, lastAt)).toISOString(),
+    delivered_at: status === 'delivered' && record.finishedAt ? new Date(record.finishedAt).toISOString() : null,
+    next_attempt_at: nextAttempt,
+    // The sealed log has WeGroup's own words; the job's failure reason only a summary.
+    last_error: status === 'delivered' ? null : ((held?.reason ?? last?.error ?? record.failedReason) || null),
+    wegroup: result
+      ? { status_code: result.status_code, lead_id: result.lead_id, body: last?.outcome === 'delivered' ? last.body : null }
+      : last?.status_code
+        ? { status_code: last.status_code, lead_id: null, body: last.body }
+        : null,
+    personal_data_erased_at: data.lead_erased_at ?? null,
+    attempts_log: log,
+  };
 }

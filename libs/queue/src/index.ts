@@ -5,3 +5,5 @@ export * from './circuit-breaker';
 export * from './with-timeout';
 export * from './replica-ack';
 export * from './redis.config';
+export * from './lead-jobs';
+export * from './lead-queue.module';

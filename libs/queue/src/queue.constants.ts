@@ -1,6 +1,7 @@
 /**
- * The one queue leads travel through. Renaming it (or the job name) strands every job
- * already in Redis under the old name: drain the old queue first.
+ * The one queue leads travel through (its Redis name; the apps inject it as LeadsQueue).
+ * Renaming it (or the job name) strands every job already in Redis under the old name:
+ * drain the old queue first.
  */
 export const LEADS_QUEUE = 'leads';
 
@@ -8,7 +9,7 @@ export const LEADS_QUEUE = 'leads';
 export const MAINTENANCE_QUEUE = 'lead-maintenance';
 export const SCRUB_DELIVERED_JOB = 'scrub-delivered-pii' as const;
 
-/** Job names, typed with their payloads in @app/leads (LeadJobs). */
+/** Job names, typed with their payloads in lead-jobs.ts (LeadJobs). */
 export const DELIVER_LEAD_JOB = 'deliver-lead' as const;
 
 /**

@@ -1,13 +1,10 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Job, Queue } from 'bullmq';
-import type { RedisClient } from '@app/queue';
-import { redisConfig } from '@app/queue';
+import { redisConfig, REDIS_CONNECTION, type RedisClient } from '@app/queue';
 import { ssoConfig, ssoKeyring } from '@app/wegroup';
-import { DeliverLeadJobData } from '@app/leads';
+import { LeadRepository } from '@app/leads';
 import { ConnectionStore, ConnectionView, WeGroupOidcClient } from '@app/wegroup';
 import { ProblemException } from '../common/problem';
-import { INTAKE_REDIS, LEAD_QUEUE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
 
 /** Why a sign-in did not create a connection, in words for the person in the browser. */
@@ -23,8 +20,8 @@ export class SsoConnectionsService {
   constructor(
     @Inject(ssoConfig.KEY) { client: sso }: ConfigType<typeof ssoConfig>,
     @Inject(redisConfig.KEY) { queuePrefix }: ConfigType<typeof redisConfig>,
-    @Inject(INTAKE_REDIS) redis: RedisClient,
-    @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    @Inject(REDIS_CONNECTION) redis: RedisClient,
+    private readonly leads: LeadRepository,
   ) {
     this.store = sso ? new ConnectionStore(redis, queuePrefix, ssoKeyring(sso)) : null;
     this.oidc = sso ? new WeGroupOidcClient(sso) : null;
@@ -91,19 +88,7 @@ export class SsoConnectionsService {
 
   /** Leads held for a new sign-in of this distribution go out now, not at their next check. */
   private async releaseWaitingLeads(distributionId: string): Promise<void> {
-    const PAGE = 500;
-    let released = 0;
-    for (let start = 0; ; start += PAGE) {
-      const page = (await this.queue.getDelayed(start, start + PAGE - 1)) as Job<DeliverLeadJobData>[];
-      for (const job of page) {
-        if (job.data?.distribution_id !== distributionId) continue;
-        await job.promote().then(
-          () => released++,
-          () => undefined, // already moved on
-        );
-      }
-      if (page.length < PAGE) break;
-    }
+    const released = await this.leads.releaseHeld(distributionId);
     if (released) this.logger.log(`Released ${released} leads waiting for distribution ${distributionId}`);
   }
 

@@ -2,10 +2,9 @@ import { Controller, Get, HttpStatus, Inject, ServiceUnavailableException, VERSI
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { RedisClient } from '@app/queue';
-import { RedisHealthIndicator } from '@app/queue';
+import { REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { INTAKE_REDIS } from '../intake.tokens';
 
 /** What a health answer looks like (terminus's own documentation shows a made-up `database` check). */
 const healthAnswer = (info: Record<string, unknown>) =>
@@ -24,7 +23,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly redisHealth: RedisHealthIndicator,
-    @Inject(INTAKE_REDIS) private readonly redis: RedisClient,
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
   ) {}
 
   @Get('live')

@@ -48,8 +48,8 @@ function fakeReplication(acknowledged: number | Error, replicas = 1) {
 describe('LeadEnqueuer', () => {
   it('sends the adds of one event-loop turn as one addBulk, each caller getting its own job', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue);
-    const jobs = await Promise.all(Array.from({ length: 10 }, (_, n) => enqueuer.add('deliver', { n }, { jobId: `job-${n}` })));
+    const enqueuer = new LeadEnqueuer(queue);
+    const jobs = await Promise.all(Array.from({ length: 10 }, (_, n) => enqueuer.add({ name: 'deliver', data: { n }, opts: { jobId: `job-${n}` } })));
     expect(queue.addBulk).toHaveBeenCalledTimes(1);
     expect(queue.calls[0].map((job) => job.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(jobs.map((job) => job.id)).toEqual(Array.from({ length: 10 }, (_, n) => `job-${n}`));
@@ -58,13 +58,13 @@ describe('LeadEnqueuer', () => {
 
   it('collects adds from several I/O callbacks of the same turn (setImmediate, not a microtask)', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue);
+    const enqueuer = new LeadEnqueuer(queue);
     const results: Array<Promise<Job<Data>>> = [];
     await new Promise<void>((resolve) => {
       // Callbacks that run in one pass of the loop, like requests whose bodies arrive together
       // (immediates queued now all run in the coming check phase; timers of 0 ms may straddle
       // a millisecond and run in two passes).
-      for (let n = 0; n < 5; n++) setImmediate(() => results.push(enqueuer.add('deliver', { n }, { jobId: `j${n}` })));
+      for (let n = 0; n < 5; n++) setImmediate(() => results.push(enqueuer.add({ name: 'deliver', data: { n }, opts: { jobId: `j${n}` } })));
       setImmediate(resolve);
     });
     await Promise.all(results);
@@ -74,8 +74,8 @@ describe('LeadEnqueuer', () => {
 
   it('gives a deduplicated add the id BullMQ answers, so a replay is still job.id !== jobId', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue);
-    const jobs = await Promise.all(Array.from({ length: 100 }, (_, n) => enqueuer.add('deliver', { n, dedup: 'k' }, { jobId: `job-${n}` })));
+    const enqueuer = new LeadEnqueuer(queue);
+    const jobs = await Promise.all(Array.from({ length: 100 }, (_, n) => enqueuer.add({ name: 'deliver', data: { n, dedup: 'k' }, opts: { jobId: `job-${n}` } })));
     expect(queue.addBulk).toHaveBeenCalledTimes(1);
     expect(jobs.filter((job, n) => job.id === `job-${n}`)).toHaveLength(1);
     expect(new Set(jobs.map((job) => job.id))).toEqual(new Set(['job-0']));
@@ -83,8 +83,8 @@ describe('LeadEnqueuer', () => {
 
   it('sends at once when maxPending jobs wait, and keeps a multi-job add in one bulk', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue, 3);
-    const first = [0, 1, 2].map((n) => enqueuer.add('deliver', { n }, { jobId: `a${n}` }));
+    const enqueuer = new LeadEnqueuer(queue, 3);
+    const first = [0, 1, 2].map((n) => enqueuer.add({ name: 'deliver', data: { n }, opts: { jobId: `a${n}` } }));
     // The third add reached the threshold: sent without waiting for the turn to end.
     expect(queue.addBulk).toHaveBeenCalledTimes(1);
     const many = enqueuer.addAll(Array.from({ length: 7 }, (_, n) => ({ name: 'deliver', data: { n }, opts: { jobId: `b${n}` } })));
@@ -96,20 +96,20 @@ describe('LeadEnqueuer', () => {
 
   it('rejects every caller of a failed bulk, and the next bulk goes through', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue);
+    const enqueuer = new LeadEnqueuer(queue);
     queue.failWith(new Error('Connection is closed.'));
-    const answers = await Promise.allSettled(Array.from({ length: 4 }, (_, n) => enqueuer.add('deliver', { n }, { jobId: `j${n}` })));
+    const answers = await Promise.allSettled(Array.from({ length: 4 }, (_, n) => enqueuer.add({ name: 'deliver', data: { n }, opts: { jobId: `j${n}` } })));
     expect(answers.map((answer) => answer.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
     expect((answers[0] as PromiseRejectedResult).reason).toEqual(new Error('Connection is closed.'));
     queue.failWith(undefined);
-    expect((await enqueuer.add('deliver', { n: 9 }, { jobId: 'later' })).id).toBe('later');
+    expect((await enqueuer.add({ name: 'deliver', data: { n: 9 }, opts: { jobId: 'later' } })).id).toBe('later');
   });
 
   it('drain() sends what is pending and waits for every bulk in flight', async () => {
     const queue = fakeQueue();
-    const enqueuer = new LeadEnqueuer<Data>(queue);
+    const enqueuer = new LeadEnqueuer(queue);
     let settled = false;
-    void enqueuer.add('deliver', { n: 1 }, { jobId: 'x' }).then(() => (settled = true));
+    void enqueuer.add({ name: 'deliver', data: { n: 1 }, opts: { jobId: 'x' } }).then(() => (settled = true));
     await enqueuer.drain();
     expect(queue.addBulk).toHaveBeenCalledTimes(1);
     await Promise.resolve();
@@ -119,8 +119,8 @@ describe('LeadEnqueuer', () => {
   });
 
   it('drain(timeout) does not wait forever for a bulk that never settles (Redis away)', async () => {
-    const enqueuer = new LeadEnqueuer<Data>({ addBulk: () => new Promise(() => undefined) });
-    void enqueuer.add('deliver', { n: 1 }, { jobId: 'x' });
+    const enqueuer = new LeadEnqueuer({ addBulk: () => new Promise<Array<Job<Data>>>(() => undefined) });
+    void enqueuer.add({ name: 'deliver', data: { n: 1 }, opts: { jobId: 'x' } });
     // Resolving at all is the point (the jest timeout bounds the test).
     await enqueuer.drain(50);
   });
@@ -135,8 +135,8 @@ describe('LeadEnqueuer', () => {
         return jobs.map((job) => ({ id: String(job.opts?.jobId), data: job.data }) as unknown as Job<Data>);
       });
       const onUnreplicated = jest.fn();
-      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication, onUnreplicated });
-      const jobs = await Promise.all(Array.from({ length: 5 }, (_, n) => enqueuer.add('deliver', { n }, { jobId: `j${n}` })));
+      const enqueuer = new LeadEnqueuer(queue, 100, { replication, onUnreplicated });
+      const jobs = await Promise.all(Array.from({ length: 5 }, (_, n) => enqueuer.add({ name: 'deliver', data: { n }, opts: { jobId: `j${n}` } })));
       expect(jobs.map((job) => job.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4']);
       expect(log).toEqual(['mark', 'addBulk', 'wait']);
       expect(onUnreplicated).not.toHaveBeenCalled();
@@ -146,8 +146,8 @@ describe('LeadEnqueuer', () => {
       const queue = fakeQueue();
       const replication = fakeReplication(1, 2);
       const onUnreplicated = jest.fn();
-      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication, onUnreplicated });
-      const single = Promise.allSettled([enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })]);
+      const enqueuer = new LeadEnqueuer(queue, 100, { replication, onUnreplicated });
+      const single = Promise.allSettled([enqueuer.add({ name: 'deliver', data: { n: 0 }, opts: { jobId: 'a' } })]);
       const batch = Promise.allSettled([enqueuer.addAll([1, 2].map((n) => ({ name: 'deliver', data: { n }, opts: { jobId: `b${n}` } })))]);
       const answers = [...(await single), ...(await batch)];
       expect(queue.addBulk).toHaveBeenCalledTimes(1);
@@ -168,8 +168,8 @@ describe('LeadEnqueuer', () => {
     it('treats a failed WAIT, or a connection replaced between the writes and WAIT, as a shortfall', async () => {
       const failing = fakeReplication(new Error('Connection is closed.'));
       const onUnreplicated = jest.fn();
-      const enqueuer = new LeadEnqueuer<Data>(fakeQueue(), 100, { replication: failing, onUnreplicated });
-      await expect(enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })).rejects.toThrow('may have been stored');
+      const enqueuer = new LeadEnqueuer(fakeQueue(), 100, { replication: failing, onUnreplicated });
+      await expect(enqueuer.add({ name: 'deliver', data: { n: 0 }, opts: { jobId: 'a' } })).rejects.toThrow('may have been stored');
       expect(onUnreplicated).toHaveBeenCalledWith({ jobs: 1, acknowledged: null, error: new Error('Connection is closed.') });
 
       const replaced = fakeReplication(1);
@@ -178,18 +178,18 @@ describe('LeadEnqueuer', () => {
         replaced.close(); // reconnected (maybe to a promoted replica) after the bulk was written
         return jobs.map((job) => ({ id: String(job.opts?.jobId), data: job.data }) as unknown as Job<Data>);
       });
-      const other = new LeadEnqueuer<Data>(queue, 100, { replication: replaced });
-      await expect(other.add('deliver', { n: 1 }, { jobId: 'b' })).rejects.toBeInstanceOf(RedisUnavailableException);
+      const other = new LeadEnqueuer(queue, 100, { replication: replaced });
+      await expect(other.add({ name: 'deliver', data: { n: 1 }, opts: { jobId: 'b' } })).rejects.toBeInstanceOf(RedisUnavailableException);
       // The next bulk, on the new connection, goes through.
-      expect((await other.add('deliver', { n: 2 }, { jobId: 'c' })).id).toBe('c');
+      expect((await other.add({ name: 'deliver', data: { n: 2 }, opts: { jobId: 'c' } })).id).toBe('c');
     });
 
     it('does not WAIT after a failed bulk: its callers get the bulk error', async () => {
       const queue = fakeQueue();
       const replication = fakeReplication(1);
       queue.failWith(new Error('Connection is closed.'));
-      const enqueuer = new LeadEnqueuer<Data>(queue, 100, { replication });
-      await expect(enqueuer.add('deliver', { n: 0 }, { jobId: 'a' })).rejects.toEqual(new Error('Connection is closed.'));
+      const enqueuer = new LeadEnqueuer(queue, 100, { replication });
+      await expect(enqueuer.add({ name: 'deliver', data: { n: 0 }, opts: { jobId: 'a' } })).rejects.toEqual(new Error('Connection is closed.'));
       expect(replication.acknowledged).not.toHaveBeenCalled();
     });
   });

@@ -1,4 +1,4 @@
-import type { BulkJobOptions, Job } from 'bullmq';
+import type { BulkJobOptions } from 'bullmq';
 import { RedisUnavailableException } from '../common/problem';
 
 /** One job to add, as `Queue.addBulk` takes it. */
@@ -8,14 +8,19 @@ export interface EnqueueRequest<Data> {
   opts?: BulkJobOptions;
 }
 
-interface Pending<Data> extends EnqueueRequest<Data> {
-  resolve(job: Job<Data>): void;
+interface Pending<Request, Stored> {
+  request: Request;
+  resolve(stored: Stored): void;
   reject(error: unknown): void;
 }
 
-/** What the enqueuer needs of a queue (a BullMQ Queue). */
-export interface BulkQueue<Data> {
-  addBulk(jobs: Array<EnqueueRequest<Data>>): Promise<Array<Job<Data>>>;
+/**
+ * Where the enqueuer stores a bulk, answering one result per request, in order: the lead
+ * repository (LeadRepository.enqueueMany), or a BullMQ Queue itself (requests are then
+ * EnqueueRequests and results Jobs).
+ */
+export interface BulkQueue<Request, Stored> {
+  addBulk(requests: Request[]): Promise<Stored[]>;
 }
 
 /** What the enqueuer needs to wait for replicas (a ReplicaAck on the queue's own connection). */
@@ -50,9 +55,9 @@ function unreplicatedException(replication: Pick<ReplicaWait, 'replicas' | 'time
  * trip instead of one each. The bulk is sent on `setImmediate` (after the I/O callbacks of the
  * current turn have had their say), or at once when `maxPending` jobs are waiting.
  *
- * Each caller gets its own Job back, exactly as `Queue.add` would give it: the same add
- * script runs per job, so a job deduplicated by `deduplication.id` comes back with the id of
- * the job it was deduplicated into (verified in BullMQ 6.7: `Job.createBulk` takes the ids the
+ * Each caller gets its own result back (a Job, or the stored job's id), exactly as
+ * `Queue.add` would give it: the same add script runs per job, so a job deduplicated by
+ * `deduplication.id` comes back with the id of the job it was deduplicated into (verified in BullMQ 6.7: `Job.createBulk` takes the ids the
  * scripts return). When the bulk fails (Redis unreachable …), every caller in it gets the
  * error; nothing is dropped silently.
  *
@@ -60,30 +65,28 @@ function unreplicatedException(replication: Pick<ReplicaWait, 'replicas' | 'time
  * replicas acknowledged it in time (or WAIT failed), every caller of the bulk gets the same
  * 503 (RedisUnavailableException, Retry-After) saying the lead may have been stored.
  */
-export class LeadEnqueuer<Data> {
+export class LeadEnqueuer<Request, Stored> {
   static readonly DEFAULT_MAX_PENDING = 100;
 
-  private pending: Array<Pending<Data>> = [];
+  private pending: Array<Pending<Request, Stored>> = [];
   private scheduled: NodeJS.Immediate | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly queue: BulkQueue<Data>,
+    private readonly queue: BulkQueue<Request, Stored>,
     private readonly maxPending = LeadEnqueuer.DEFAULT_MAX_PENDING,
     private readonly options: LeadEnqueuerOptions = {},
   ) {}
 
   /** Adds one job, together with whatever else is added in this turn. */
-  async add(name: string, data: Data, opts?: BulkJobOptions): Promise<Job<Data>> {
-    const [job] = await this.addAll([{ name, data, opts }]);
-    return job;
+  async add(request: Request): Promise<Stored> {
+    const [stored] = await this.addAll([request]);
+    return stored;
   }
 
-  /** Adds these jobs in one bulk (with whatever else is pending); the jobs in request order. */
-  addAll(requests: Array<EnqueueRequest<Data>>): Promise<Array<Job<Data>>> {
-    const jobs = requests.map(
-      (request) => new Promise<Job<Data>>((resolve, reject) => this.pending.push({ ...request, resolve, reject })),
-    );
+  /** Adds these jobs in one bulk (with whatever else is pending); the results in request order. */
+  addAll(requests: Request[]): Promise<Stored[]> {
+    const jobs = requests.map((request) => new Promise<Stored>((resolve, reject) => this.pending.push({ request, resolve, reject })));
     if (this.pending.length >= this.maxPending) this.flush();
     else this.scheduled ??= setImmediate(() => this.flush());
     return Promise.all(jobs);
@@ -117,8 +120,8 @@ export class LeadEnqueuer<Data> {
   }
 
   /** Settles every caller of the bulk, whatever fails on the way (a caller left waiting would hang its request). */
-  private async send(batch: Array<Pending<Data>>): Promise<void> {
-    let jobs: Array<Job<Data>>;
+  private async send(batch: Array<Pending<Request, Stored>>): Promise<void> {
+    let jobs: Stored[];
     try {
       jobs = await this.store(batch);
     } catch (error) {
@@ -128,10 +131,10 @@ export class LeadEnqueuer<Data> {
     batch.forEach((entry, index) => entry.resolve(jobs[index]));
   }
 
-  private async store(batch: Array<Pending<Data>>): Promise<Array<Job<Data>>> {
+  private async store(batch: Array<Pending<Request, Stored>>): Promise<Stored[]> {
     const { replication } = this.options;
     const mark = replication?.mark();
-    const jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
+    const jobs = await this.queue.addBulk(batch.map(({ request }) => request));
     if (jobs.length !== batch.length) throw new Error(`addBulk returned ${jobs.length} jobs for ${batch.length}`);
     if (replication && !(await this.replicated(replication, mark!, batch.length))) throw unreplicatedException(replication);
     return jobs;

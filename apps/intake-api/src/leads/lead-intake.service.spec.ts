@@ -1,7 +1,8 @@
 import { HttpStatus, Logger } from '@nestjs/common';
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { readIntakeAppConfig } from '../intake.config';
-import { CreateLeadDto, DeliverLeadJobData } from '@app/leads';
+import { CreateLeadDto, DeliverLeadJobData, LeadRepository } from '@app/leads';
+import type { LeadsQueue } from '@app/queue';
 import { ProblemException, RedisUnavailableException } from '../common/problem';
 import type { SsoConnectionsService } from '../connections/sso-connections.service';
 import { Acceptance, LeadIntakeService } from './lead-intake.service';
@@ -45,11 +46,9 @@ function service(connected: string[] | null = null) {
     hasConnection: jest.fn(async (id: string) => connected?.includes(id) ?? false),
   };
   const intake = new LeadIntakeService(
-    queue as unknown as Queue<DeliverLeadJobData>,
+    new LeadRepository(queue as unknown as LeadsQueue, config.dataKeyring, config.retention, config.retry),
     config.routes,
     config.dataKeyring,
-    config.retry,
-    config.retention,
     connections as unknown as SsoConnectionsService,
   );
   return { intake, queue, connections };

@@ -1,16 +1,13 @@
 import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { JobsOptions, Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import { Keyring } from '@app/config';
-import { canonicalJson, CreateLeadDto, dataKeyringConfig, DeliverLeadJobData, deliveryJobOptions, LeadBody, sealLead } from '@app/leads';
-import { DELIVER_LEAD_JOB, ReplicaAck } from '@app/queue';
-import { retentionConfig, retryConfig } from '@app/leads';
+import { canonicalJson, CreateLeadDto, dataKeyringConfig, LeadBody, LeadRepository, NewLead, sealLead } from '@app/leads';
+import { ReplicaAck } from '@app/queue';
 import { weGroupRoutesConfig } from '@app/wegroup';
 import { ProblemException } from '../common/problem';
 import { REDIS_ANSWER_TIMEOUT_MS, withRedisTimeout } from '../common/redis-timeout';
 import { SsoConnectionsService } from '../connections/sso-connections.service';
-import { LEAD_QUEUE, REPLICA_ACK } from '../intake.tokens';
 import { IntakeMetrics } from '../metrics/intake.metrics';
 import { LeadEnqueuer } from './lead-enqueuer';
 
@@ -31,43 +28,35 @@ export interface BatchLead {
 export type BatchOutcome = Acceptance | ProblemException;
 
 /** A lead ready to be enqueued. */
-interface Prepared {
-  data: DeliverLeadJobData;
-  options: JobsOptions;
+interface Prepared extends NewLead {
   idempotencyKey?: string;
 }
 
 @Injectable()
 export class LeadIntakeService implements OnApplicationShutdown {
   private readonly logger = new Logger(LeadIntakeService.name);
-  private readonly jobOptions: JobsOptions;
   private readonly defaultDistributionId: string;
-  private readonly idempotencyTtlMs: number;
   private readonly apiTokenConfigured: boolean;
   private readonly keyring: Keyring;
   /** Concurrent posts share one addBulk (one Redis round trip) per event-loop turn. */
-  private readonly enqueuer: LeadEnqueuer<DeliverLeadJobData>;
+  private readonly enqueuer: LeadEnqueuer<NewLead, string>;
   /** How long an enqueue may take: Redis's answer, plus the WAIT for replicas if configured. */
   private readonly enqueueTimeoutMs: number;
 
   constructor(
-    @Inject(LEAD_QUEUE) private readonly queue: Queue<DeliverLeadJobData>,
+    private readonly leads: LeadRepository,
     @Inject(weGroupRoutesConfig.KEY) routes: ConfigType<typeof weGroupRoutesConfig>,
     @Inject(dataKeyringConfig.KEY) keyring: ConfigType<typeof dataKeyringConfig>,
-    @Inject(retryConfig.KEY) retry: ConfigType<typeof retryConfig>,
-    @Inject(retentionConfig.KEY) retention: ConfigType<typeof retentionConfig>,
     private readonly connections: SsoConnectionsService,
-    @Optional() @Inject(REPLICA_ACK) replication?: ReplicaAck | null,
+    @Optional() @Inject(ReplicaAck) replication?: ReplicaAck | null,
     @Optional() metrics?: IntakeMetrics,
   ) {
     this.apiTokenConfigured = routes.apiTokenConfigured;
     this.keyring = keyring;
-    this.jobOptions = deliveryJobOptions(retry, retention);
     this.defaultDistributionId = routes.defaultDistributionId;
-    this.idempotencyTtlMs = retention.idempotencyTtlSeconds * 1000;
     // With REDIS_WAIT_REPLICAS, each bulk is followed by one WAIT on the queue's own connection
-    // (REPLICA_ACK wraps the client the Queue was given); a shortfall answers its leads 503.
-    this.enqueuer = new LeadEnqueuer(queue, LeadEnqueuer.DEFAULT_MAX_PENDING, {
+    // (the ReplicaAck wraps the client the Queue was given); a shortfall answers its leads 503.
+    this.enqueuer = new LeadEnqueuer({ addBulk: (batch: NewLead[]) => leads.enqueueMany(batch) }, LeadEnqueuer.DEFAULT_MAX_PENDING, {
       replication: replication ?? undefined,
       onUnreplicated: ({ jobs, acknowledged, error }) => {
         metrics?.replicaWaitShortfalls.inc();
@@ -93,12 +82,12 @@ export class LeadIntakeService implements OnApplicationShutdown {
     const refusal = await this.routeProblem(distributionId);
     if (refusal) throw refusal;
     const lead = this.prepare(dto, distributionId, source, idempotencyKey, requestId);
-    const job = await withRedisTimeout(
-      this.enqueuer.add(DELIVER_LEAD_JOB, lead.data, lead.options),
+    const storedId = await withRedisTimeout(
+      this.enqueuer.add(lead),
       (error) => this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
       this.enqueueTimeoutMs,
     );
-    return this.settle(job.id, lead);
+    return this.settle(storedId, lead);
   }
 
   /**
@@ -121,15 +110,15 @@ export class LeadIntakeService implements OnApplicationShutdown {
       else queued.push({ index, lead: this.prepare(dto, distributions[index], source, idempotencyKey, requestId) });
     }
     if (queued.length === 0) return outcomes;
-    const jobs = await withRedisTimeout(
-      this.enqueuer.addAll(queued.map(({ lead }) => ({ name: DELIVER_LEAD_JOB, data: lead.data, opts: lead.options }))),
+    const storedIds = await withRedisTimeout(
+      this.enqueuer.addAll(queued.map(({ lead }) => lead)),
       (error) => this.logger.warn(`Batch of ${queued.length} leads not enqueued, Redis unavailable: ${error.message}`),
       this.enqueueTimeoutMs,
     );
     await Promise.all(
       queued.map(async ({ index, lead }, i) => {
         try {
-          outcomes[index] = await this.settle(jobs[i].id, lead);
+          outcomes[index] = await this.settle(storedIds[i], lead);
         } catch (error) {
           // A conflict is this lead's; anything else (Redis) is the whole batch's.
           if (!(error instanceof ProblemException) || error.getStatus() !== HttpStatus.CONFLICT) throw error;
@@ -150,7 +139,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
   }
 
   private prepare(dto: CreateLeadDto, distributionId: string, source: string, idempotencyKey?: string, requestId?: string): Prepared {
-    const data: DeliverLeadJobData = {
+    const data: NewLead['data'] = {
       lead_id: randomUUID(),
       source,
       distribution_id: distributionId,
@@ -161,19 +150,17 @@ export class LeadIntakeService implements OnApplicationShutdown {
       body_hash: this.keyring.digest(canonicalJson(dto)),
     };
     const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
-    const options: JobsOptions = { ...this.jobOptions, jobId: data.lead_id };
-    if (dedupKey) options.deduplication = { id: sha256(`${source}\n${dedupKey}`), ttl: this.idempotencyTtlMs };
-    return { data, options, idempotencyKey };
+    return { data, ...(dedupKey ? { deduplicationId: sha256(`${source}\n${dedupKey}`) } : {}), idempotencyKey };
   }
 
   /**
    * BullMQ answers the id of the job it kept: ours when the lead was stored, the earlier
    * job's when the idempotency key deduplicated it. Then it is a replay (same body) or a 409.
    */
-  private async settle(jobId: string | undefined, { data, idempotencyKey }: Prepared): Promise<Acceptance> {
+  private async settle(jobId: string, { data, idempotencyKey }: Prepared): Promise<Acceptance> {
     if (jobId === data.lead_id) return { lead_id: data.lead_id, replayed: false };
 
-    const original = await withRedisTimeout(this.queue.getJob(jobId!));
+    const original = await withRedisTimeout(this.leads.findData(jobId));
     const what =
       idempotencyKey === undefined
         ? 'prospect.external_ref.external_ref (used as idempotency key)'
@@ -183,13 +170,13 @@ export class LeadIntakeService implements OnApplicationShutdown {
     if (!original) {
       throw new ProblemException(HttpStatus.CONFLICT, `This ${what} was used for lead ${jobId}, which no longer exists. Use a new key.`);
     }
-    if (original.data.body_hash !== data.body_hash) {
+    if (original.body_hash !== data.body_hash) {
       throw new ProblemException(
         HttpStatus.CONFLICT,
         `This ${what} was already used for lead ${jobId} with a different body. Send the same body to replay, or use a new key.`,
       );
     }
-    return { lead_id: original.id!, replayed: true };
+    return { lead_id: jobId, replayed: true };
   }
 
   /**

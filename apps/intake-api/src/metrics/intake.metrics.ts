@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Registry } from 'prom-client';
 import { intakeConfig } from '../intake.config';
 import { createMetricsRegistry, METRIC_PREFIX, registerQueueGauges } from '@app/observability';
-import { CircuitBreaker } from '@app/queue';
-import { BREAKER_STATE, LEAD_QUEUE } from '../intake.tokens';
+import { CircuitBreaker, LeadsQueue } from '@app/queue';
+import { BREAKER_STATE } from '../intake.tokens';
 import { LEAD_BATCH_ROUTE } from '../leads/lead-batch';
 
 /** Why a `POST /v1/leads` was refused, from its answer's status. */
@@ -75,7 +74,7 @@ export class IntakeMetrics {
   });
 
   constructor(
-    @Inject(LEAD_QUEUE) queue: Queue,
+    @Inject(LeadsQueue) queue: Pick<LeadsQueue, 'getJobCounts'>,
     @Inject(BREAKER_STATE) breaker: Pick<CircuitBreaker, 'state'>,
     @Inject(intakeConfig.KEY) intake: ConfigType<typeof intakeConfig>,
   ) {

@@ -1,0 +1,302 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { JobsOptions, JobState, JobType } from 'bullmq';
+import { Keyring } from '@app/config';
+import { DELIVER_LEAD_JOB, DeliverLeadJobData, DeliveryResult, LeadJob, LeadsQueue } from '@app/queue';
+import { dataKeyringConfig } from './data-keyring.config';
+import { deliveryJobOptions } from './delivery-policy';
+import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
+import { AttemptRecord, HeldRecord, LeadLogEntry, ReplayRecord } from './lead-job';
+import { openLogLine, scrubEntry, sealLogEntry } from './lead-sealing';
+
+/** Jobs read per round trip when paging through a state. */
+const PAGE = 500;
+
+/** A lead to store: its payload, and the deduplication id that makes a repeat of it a replay. */
+export interface NewLead {
+  data: DeliverLeadJobData;
+  deduplicationId?: string;
+}
+
+/** A lead's record as stored: its job's state and payload, and its opened attempt log. */
+export interface LeadRecord {
+  id: string;
+  state: JobState | 'unknown';
+  data: DeliverLeadJobData;
+  attemptsMade: number;
+  /** When the lead was stored, picked up last, and finished (ms since the epoch). */
+  storedAt: number;
+  processedAt: number | null;
+  finishedAt: number | null;
+  failedReason: string | null;
+  result: DeliveryResult | null;
+  log: LeadLogEntry[];
+}
+
+/** Which failed leads a bulk retry takes: failed in [failedAfter, failedBefore), with `reason` in their failure. */
+export interface FailedLeadFilter {
+  failedAfter?: number;
+  failedBefore?: number;
+  /** Case-insensitive; matched against the failure reason and WeGroup's own words (sealed log). */
+  reason?: string;
+  limit: number;
+}
+
+export type RetryOutcome = 'retried' | 'not_found' | 'delivered' | 'not_finished' | 'requeued_meanwhile';
+
+export type EraseOutcome =
+  | { outcome: 'not_found' }
+  /** Being delivered right now: nothing changed. */
+  | { outcome: 'busy' }
+  /** Finished: the personal data is gone (`had`: there was some), the metadata stays. */
+  | { outcome: 'scrubbed'; had: boolean }
+  /** Still queued: cancelled and removed whole. */
+  | { outcome: 'removed' }
+  /** Was queued, but a worker took it before it could be removed: nothing removed. */
+  | { outcome: 'picked_up' };
+
+/** Wraps each Redis read of a long walk (the intake gives each its own answer timeout). */
+export type ReadGuard = <T>(read: Promise<T>) => Promise<T>;
+
+/**
+ * The one owner of a lead's record: its BullMQ job (state, payload, attempt log). Every
+ * change of a lead's state goes through a method here, so whatever must follow each change
+ * (an index, counters, an event back to the CRM) has one place to go. Services map HTTP and
+ * schedules onto these methods and never hold a Job or the Queue themselves.
+ *
+ * Stored data stays as it was: job name, job id (= lead id), payload fields, log lines
+ * (attempt and held entries sealed; replayed and scrubbed entries plain JSON).
+ */
+@Injectable()
+export class LeadRepository {
+  private readonly logger = new Logger(LeadRepository.name);
+  private readonly retention: RetentionConfig;
+  private readonly jobOptions: JobsOptions | null;
+
+  constructor(
+    private readonly queue: LeadsQueue,
+    @Inject(dataKeyringConfig.KEY) private readonly keyring: Keyring,
+    @Inject(retentionConfig.KEY) retention: RetentionConfig,
+    // Only where leads are enqueued: the worker never enqueues and has no retry namespace of its own.
+    @Optional() @Inject(retryConfig.KEY) retry: RetryConfig | null = null,
+  ) {
+    this.retention = retention;
+    this.jobOptions = retry ? deliveryJobOptions(retry, retention) : null;
+  }
+
+  /** Stores one lead; the id of the job kept (see enqueueMany). */
+  async enqueue(lead: NewLead): Promise<string> {
+    const [id] = await this.enqueueMany([lead]);
+    return id;
+  }
+
+  /**
+   * Stores these leads in one addBulk (one round trip). For each, the id of the job BullMQ
+   * kept: the lead's own id when it was stored, the earlier lead's when its deduplication id
+   * matched one (an idempotent replay or a conflict: the caller compares the payloads).
+   * Deduplication runs inside the add script, so concurrent repeats still make one job.
+   */
+  async enqueueMany(leads: NewLead[]): Promise<string[]> {
+    if (!this.jobOptions) throw new Error('LeadRepository: no retry settings in this process, so it cannot enqueue leads');
+    const idempotencyTtlMs = this.retention.idempotencyTtlSeconds * 1000;
+    const jobs = await this.queue.addBulk(
+      leads.map(({ data, deduplicationId }) => ({
+        name: DELIVER_LEAD_JOB,
+        data,
+        opts: { ...this.jobOptions, jobId: data.lead_id, ...(deduplicationId ? { deduplication: { id: deduplicationId, ttl: idempotencyTtlMs } } : {}) },
+      })),
+    );
+    return jobs.map((job) => job.id!);
+  }
+
+  /** The lead's record with its attempt log opened, or null when there is no such lead. */
+  async find(id: string): Promise<LeadRecord | null> {
+    // State first: once it says finished, the job record read next is final too.
+    const state = await this.queue.getJobState(id);
+    if (state === 'unknown') return null;
+    const [job, { logs }] = await Promise.all([this.queue.getJob(id), this.queue.getJobLogs(id)]);
+    if (!job?.data) return null;
+    return {
+      id,
+      state,
+      data: job.data,
+      attemptsMade: job.attemptsMade,
+      storedAt: job.timestamp,
+      processedAt: job.processedOn ?? null,
+      finishedAt: job.finishedOn ?? null,
+      failedReason: job.failedReason || null,
+      result: job.returnvalue ?? null,
+      log: this.openLog(logs),
+    };
+  }
+
+  /** Only the lead's payload (no log), or null. */
+  async findData(id: string): Promise<DeliverLeadJobData | null> {
+    return (await this.queue.getJob(id))?.data ?? null;
+  }
+
+  /** How many leads are in each of these job states. */
+  counts(...states: JobType[]): Promise<Record<string, number>> {
+    return this.queue.getJobCounts(...states);
+  }
+
+  /** How long every delivery is still paused (a 429 or an open circuit), 0 if none. */
+  async pausedForMs(): Promise<number> {
+    return Math.max(0, await this.queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER));
+  }
+
+  /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
+  async retry(id: string, by: string): Promise<RetryOutcome> {
+    const job = await this.queue.getJob(id);
+    if (!job) return 'not_found';
+    const state = await job.getState();
+    if (state !== 'failed') return state === 'completed' ? 'delivered' : 'not_finished';
+    try {
+      await this.replay(job, by);
+    } catch (error) {
+      // Another retry won the race: the job is no longer in the failed set.
+      if ((await job.getState()) !== 'failed') return 'requeued_meanwhile';
+      throw error;
+    }
+    return 'retried';
+  }
+
+  /** Re-queues the failed leads the filter matches, newest first, at most `limit`; how many matched and how many went. */
+  async retryFailed(filter: FailedLeadFilter, by: string, guard: ReadGuard = (read) => read): Promise<{ matched: number; retried: number }> {
+    const reason = filter.reason?.toLowerCase();
+    const after = filter.failedAfter ?? -Infinity;
+    const before = filter.failedBefore ?? Infinity;
+    const matches: LeadJob[] = [];
+    // Collect first: retrying moves jobs out of the failed set and would shift the pages.
+    for await (const job of this.jobsIn('failed', false, guard)) {
+      if (matches.length >= filter.limit) break;
+      const failedAt = job.finishedOn ?? 0;
+      if (failedAt < after || failedAt >= before) continue;
+      if (reason && !(await this.failureText(job)).toLowerCase().includes(reason)) continue;
+      matches.push(job);
+    }
+    let retried = 0;
+    for (const job of matches) {
+      try {
+        await this.replay(job, by);
+        retried++;
+      } catch (error) {
+        this.logger.warn(`Lead ${job.id} not re-queued: ${(error as Error).message}`);
+      }
+    }
+    return { matched: matches.length, retried };
+  }
+
+  /**
+   * An erasure request: a lead still queued is cancelled and removed whole; a finished one
+   * loses its personal data and keeps its metadata; one being delivered is left alone.
+   */
+  async erase(id: string): Promise<EraseOutcome> {
+    const job = await this.queue.getJob(id);
+    if (!job) return { outcome: 'not_found' };
+    const state = await job.getState();
+    if (state === 'active') return { outcome: 'busy' };
+    if (state === 'completed' || state === 'failed') {
+      const had = job.data.sealed_lead !== null;
+      if (had) await this.scrub(job);
+      return { outcome: 'scrubbed', had };
+    }
+    try {
+      await job.remove();
+    } catch (error) {
+      // Picked up for delivery meanwhile (a worker's lock keeps it), or delivered already.
+      if ((await job.getState()) !== state) return { outcome: 'picked_up' };
+      throw error;
+    }
+    return { outcome: 'removed' };
+  }
+
+  /** Retention: scrubs the personal data of leads delivered before `cutoff`, oldest first; how many. */
+  async scrubDeliveredBefore(cutoff: number): Promise<number> {
+    let scrubbed = 0;
+    for await (const job of this.jobsIn('completed', true)) {
+      if ((job.finishedOn ?? 0) >= cutoff) break;
+      if (!job.data?.sealed_lead) continue;
+      await this.scrub(job);
+      scrubbed++;
+    }
+    return scrubbed;
+  }
+
+  /** Leads of this distribution held for a new SSO sign-in go out now, not at their next check; how many. */
+  async releaseHeld(distributionId: string): Promise<number> {
+    const held: LeadJob[] = [];
+    // Collect first: promoting moves jobs out of the delayed set and would shift the pages.
+    for await (const job of this.jobsIn('delayed', true)) if (job.data?.distribution_id === distributionId) held.push(job);
+    let released = 0;
+    for (const job of held) {
+      await job.promote().then(
+        () => released++,
+        () => undefined, // already moved on
+      );
+    }
+    return released;
+  }
+
+  /** Appends one attempt to the lead's sealed log. */
+  async appendAttempt(job: LeadJob, entry: AttemptRecord): Promise<void> {
+    await job.log(sealLogEntry(this.keyring, entry));
+  }
+
+  /**
+   * The lead waits, delayed until `until`, for a broker to sign in again, without spending an
+   * attempt; the held entry says why in its sealed log. The caller then throws DelayedError.
+   */
+  async holdUntil(job: LeadJob, held: HeldRecord, until: number, token: string | undefined): Promise<void> {
+    await job.log(sealLogEntry(this.keyring, held));
+    await job.moveToDelayed(until, token);
+  }
+
+  /** Records how long 429s have held this lead in all (that time spends no attempts). */
+  async recordRateLimitWait(job: LeadJob, totalMs: number): Promise<void> {
+    await job.updateData({ ...job.data, rate_limited_ms: totalMs });
+  }
+
+  /** Pauses every delivery of every worker for `ms` (a 429, an opened circuit). */
+  async pauseDeliveries(ms: number): Promise<void> {
+    await this.queue.rateLimit(ms);
+  }
+
+  /** Every job in a state, a page per round trip (newest first unless `asc`). */
+  private async *jobsIn(state: 'failed' | 'completed' | 'delayed', asc: boolean, guard: ReadGuard = (read) => read): AsyncGenerator<LeadJob> {
+    for (let start = 0; ; start += PAGE) {
+      const page = await guard(this.queue.getJobs([state], start, start + PAGE - 1, asc));
+      for (const job of page) if (job) yield job;
+      if (page.length < PAGE) return;
+    }
+  }
+
+  private async replay(job: LeadJob, by: string): Promise<void> {
+    const entry: ReplayRecord = { kind: 'replayed', at: new Date().toISOString(), by };
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    await Promise.all([job.log(JSON.stringify(entry)), job.data.rate_limited_ms ? job.updateData({ ...job.data, rate_limited_ms: 0 }) : null]);
+  }
+
+  /** The failure in full: the job keeps a summary in clear, WeGroup's own words are sealed in the log. */
+  private async failureText(job: LeadJob): Promise<string> {
+    const { logs } = await this.queue.getJobLogs(job.id!, -1, -1);
+    const last = logs[0] ? openLogLine(this.keyring, logs[0]) : null;
+    return `${job.failedReason ?? ''}\n${last?.kind === 'attempt' ? (last.error ?? '') : ''}`;
+  }
+
+  /**
+   * Removes a finished lead's personal data and keeps its metadata: the sealed body goes, and
+   * the attempt log is rewritten without WeGroup's words and bodies (which can echo the
+   * prospect). Only for jobs no worker holds (completed or failed).
+   */
+  private async scrub(job: LeadJob): Promise<void> {
+    const { logs } = await this.queue.getJobLogs(job.id!);
+    const entries = this.openLog(logs);
+    await job.updateData({ ...job.data, sealed_lead: null, lead_erased_at: new Date().toISOString() });
+    await job.clearLogs();
+    for (const entry of entries) await job.log(JSON.stringify(scrubEntry(entry)));
+  }
+
+  private openLog(lines: string[]): LeadLogEntry[] {
+    return lines.map((line) => openLogLine(this.keyring, line)).filter((entry): entry is LeadLogEntry => entry !== null);
+  }
+}

@@ -1,0 +1,48 @@
+import { Job, Queue } from 'bullmq';
+import { DELIVER_LEAD_JOB } from './queue.constants';
+
+/** The payload of a lead's delivery job: what the intake stores and the worker delivers. */
+export interface DeliverLeadJobData {
+  lead_id: string;
+  /** The intake source (CRM) that posted the lead, from its API key. */
+  source: string;
+  distribution_id: string;
+  received_at: string;
+  /** The LeadBody, sealed with DATA_ENCRYPTION_KEY (@app/leads, lead-sealing.ts); null once erased. */
+  sealed_lead: string | null;
+  /** When the personal data was removed (retention or an erasure request). */
+  lead_erased_at?: string;
+  /** Keyed digest of the request body, to tell an idempotent replay from a conflicting reuse of a key. */
+  body_hash: string;
+  /** Time this lead has spent paused by WeGroup's 429s (which do not spend attempts). */
+  rate_limited_ms?: number;
+  /** The intake request's id (X-Request-ID): the worker logs with it and sends it on to WeGroup. */
+  request_id?: string;
+}
+
+/** Job payloads by job name: producer and consumer both type against this map. */
+export interface LeadJobs {
+  [DELIVER_LEAD_JOB]: DeliverLeadJobData;
+}
+
+export type LeadJobName = keyof LeadJobs;
+
+/** What a finished delivery returns (the job's return value); WeGroup's body stays in the sealed log. */
+export interface DeliveryResult {
+  status_code: number;
+  /** The lead id WeGroup answered with, when its body carries one. */
+  lead_id: string | null;
+}
+
+/**
+ * The leads queue, typed by its jobs: the one name the apps inject it by. Its Redis name is
+ * LEADS_QUEUE. Only LeadQueueModule creates it; only the lead repository (@app/leads) and
+ * the delivery worker change its jobs (the ops dashboard and the queue-depth gauges read it).
+ */
+export class LeadsQueue extends Queue<DeliverLeadJobData, DeliveryResult, LeadJobName> {}
+
+/** A lead's delivery job, as the worker holds it (BullMQ's Worker types its job name as a string). */
+export type LeadJob = Job<DeliverLeadJobData, DeliveryResult>;
+
+/** Housekeeping jobs (the retention sweep); the worker's only other queue. */
+export class MaintenanceQueue extends Queue {}
