@@ -19,6 +19,10 @@ module.exports = {
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
-  // Jest reads this only at the top level; e2e tests wait for real deliveries.
+  // Jest reads these only at the top level; e2e tests wait for real deliveries.
   testTimeout: 60_000,
+  // An in-process worker closed during an hour-long 429 pause (delivery-failure-reasons) leaves
+  // one idle BullMQ connection open, which would keep Jest (and CI) running for good. The apps
+  // themselves exit on SIGTERM (useProcessExit), so this is the test harness's, not the product's.
+  forceExit: true,
 };
