@@ -176,6 +176,9 @@ describe('the ops surface: one replay rule, ops read access, no external request
       expect((await stack.lead(id, OTHER_SOURCE_KEY)).http_status).toBe(404);
       expect((await call(`/v1/leads/${id}`, { headers: { 'x-api-key': OTHER_SOURCE_KEY } })).status).toBe(404);
       expect((await call(`/v1/leads/${id}`, { headers: { 'x-api-key': INTAKE_KEY } })).status).toBe(200);
+      // Ops see every source's leads, so their 404 names no source.
+      const unknown = await call('/v1/leads/6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10');
+      expect({ status: unknown.status, detail: unknown.body.detail }).toEqual({ status: 404, detail: 'No lead with id "6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10".' });
     });
   });
 

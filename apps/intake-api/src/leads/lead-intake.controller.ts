@@ -274,7 +274,8 @@ export class LeadIntakeController {
   @ApiProblemResponses(ApiProblems.leadReadUnauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
   async find(@Param('id') id: string, @Req() request: SourceRequest): Promise<LeadStatusDto> {
     const lead = /^[A-Za-z0-9-]{1,64}$/.test(id) ? await this.status.find(id, request.source!) : null;
-    if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}" for this source.`);
+    // The ops credentials see every source's leads: their 404 names no source.
+    if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}"${request.source === undefined ? '' : ' for this source'}.`);
     return lead;
   }
 }
