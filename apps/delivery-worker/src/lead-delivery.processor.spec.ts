@@ -4,12 +4,13 @@ import type Redis from 'ioredis';
 import { Admission, CircuitBreaker, LeadsQueue } from '@app/queue';
 import { randomBytes } from 'node:crypto';
 import { Keyring } from '@app/config';
-import { DeliverLeadJobData, DeliveryResult, LeadRepository, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
+import { DeliverLeadJobData, DeliveryResult, LeadBody, LeadRepository, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
 import { readWorkerAppConfig } from './worker.config';
+import { lead } from '../../../test/support/lead-fixtures';
 
 const ENV = {
   WEGROUP_API_URL: 'http://wegroup.test',
@@ -17,7 +18,7 @@ const ENV = {
   DATA_ENCRYPTION_KEY: `test:${randomBytes(32).toString('base64')}`,
 };
 const config = readWorkerAppConfig(ENV);
-const LEAD = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
+const LEAD = lead() as LeadBody;
 
 function fakeJob(attemptsMade = 0) {
   const data: DeliverLeadJobData = {

@@ -3,6 +3,7 @@ import { AxiosError, AxiosResponse } from 'axios';
 import { ApiTokenAuthProvider } from './auth/api-token.auth-provider';
 import { WeGroupClient } from './wegroup.client';
 import { WeGroupError } from './wegroup.errors';
+import { lead } from '../../../test/support/lead-fixtures';
 
 function fakeHttp(answer: () => Promise<AxiosResponse>) {
   const post = jest.fn(answer);
@@ -10,7 +11,7 @@ function fakeHttp(answer: () => Promise<AxiosResponse>) {
 }
 
 const response = async (status: number, data: string) => ({ status, data, headers: {}, config: {}, statusText: '' }) as AxiosResponse;
-const body = { origin: 'CRM', prospect: { first_name: 'Foo', last_name: 'Bar' } };
+const body = lead();
 
 describe('WeGroupClient', () => {
   const credentials = () => new ApiTokenAuthProvider('tok', ['leads:write']).credentialsFor();
