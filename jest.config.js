@@ -21,8 +21,4 @@ module.exports = {
   ],
   // Jest reads these only at the top level; e2e tests wait for real deliveries.
   testTimeout: 60_000,
-  // An in-process worker closed during an hour-long 429 pause (delivery-failure-reasons) leaves
-  // one idle BullMQ connection open, which would keep Jest (and CI) running for good. The apps
-  // themselves exit on SIGTERM (useProcessExit), so this is the test harness's, not the product's.
-  forceExit: true,
 };

@@ -76,6 +76,8 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   private readonly attempts: number;
   private readonly keyring: Keyring;
   private worker?: Worker<DeliverLeadJobData, DeliveryResult>;
+  /** The deliveries under way, which shutdown gives time to finish. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     @Inject(redisConfig.KEY) redisOptions: ConfigType<typeof redisConfig>,
@@ -99,7 +101,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     void checkRedisDurability(this.redis, this.logger);
     // Every line logged about a lead carries its request id (from the intake) and lead id.
     const processor = (job: Job<DeliverLeadJobData, DeliveryResult>, token?: string) =>
-      withLogContext({ request_id: job.data?.request_id, lead_id: job.data?.lead_id }, () => this.process(job, token));
+      this.tracked(withLogContext({ request_id: job.data?.request_id, lead_id: job.data?.lead_id }, () => this.process(job, token)));
     this.worker = new Worker<DeliverLeadJobData, DeliveryResult>(LEADS_QUEUE, processor, {
       connection: this.redis,
       prefix: keyPrefix(redisConfig.queuePrefix),
@@ -130,10 +132,14 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), this.config.delivery.shutdownTimeoutMs);
     });
-    // pause() stops taking leads and resolves once the in-flight ones are done. With Redis
-    // away there is nothing to wait for: no delivery could record its outcome.
+    // Stop taking leads, then wait for the in-flight ones here, not in BullMQ's pause(): that
+    // one ends by reconnecting the Worker's blocking connection, and when it outlives the wait
+    // (a rate-limit pause only ends on close) it reconnects while close() is releasing it,
+    // leaving a connection nothing closes. With Redis away there is nothing to wait for: no
+    // delivery could record its outcome.
+    await this.worker.pause(true);
     const redisAway = this.redis.status !== 'ready';
-    const late = redisAway || (await Promise.race([this.worker.pause().then(() => false), timedOut]));
+    const late = redisAway || (await Promise.race([Promise.allSettled([...this.inFlight]).then(() => false), timedOut]));
     clearTimeout(timer);
     if (late) {
       const why = redisAway ? 'Redis is unreachable: not waiting for in-flight deliveries' : 'In-flight deliveries did not finish in time';
@@ -187,6 +193,15 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
         throw forTheJob(decision.type === 'retry' ? new RetryableDeliveryError(decision.reason, decision.delayMs) : new UnrecoverableError(decision.reason));
       }
     }
+  }
+
+  private tracked<T>(delivery: Promise<T>): Promise<T> {
+    this.inFlight.add(delivery);
+    delivery.then(
+      () => this.inFlight.delete(delivery),
+      () => this.inFlight.delete(delivery),
+    );
+    return delivery;
   }
 
   /** Reads the lead and pushes it; whatever goes wrong becomes the outcome the policy decides on. */
