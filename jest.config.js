@@ -21,4 +21,7 @@ module.exports = {
   ],
   // Jest reads these only at the top level; e2e tests wait for real deliveries.
   testTimeout: 60_000,
+  // A safety net, not a fix: the suite exits by itself, but a handle leaked by a future test
+  // would otherwise keep CI waiting until its time limit instead of failing or finishing.
+  forceExit: true,
 };
