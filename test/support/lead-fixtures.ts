@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EXAMPLE_LEAD } from '@app/leads/dto/example-lead';
 
 /**
  * Sample leads in WeGroup's customer-lead shape (the README's and Swagger's example), for the
@@ -14,14 +15,10 @@ export type LeadFixture = Record<string, any>;
  */
 export function lead(overrides: Record<string, unknown> = {}, prospect: Record<string, unknown> = {}): LeadFixture {
   return {
-    origin: 'CRM',
-    backref: 'https://crm.example.com/prospects/1',
+    ...structuredClone(EXAMPLE_LEAD),
     prospect: {
-      first_name: 'Foo',
-      last_name: 'Bar',
-      callbacks: ['https://crm.example.com/wegroup/callback'],
-      external_ref: { external_ref: randomUUID(), external_ref_company: 'company' },
-      risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
+      ...structuredClone(EXAMPLE_LEAD.prospect),
+      external_ref: { ...EXAMPLE_LEAD.prospect.external_ref, external_ref: randomUUID() },
       ...prospect,
     },
     ...overrides,

@@ -26,18 +26,7 @@ import { CreateLeadBatchDto, LeadBatchItemDto, LeadBatchResultDto } from './lead
 import { SourceThrottlerGuard } from './source-throttler.guard';
 import { BatchLead, LeadIntakeService } from './lead-intake.service';
 import { LeadStatusService } from './lead-status.service';
-
-const EXAMPLE_LEAD = {
-  origin: 'CRM',
-  backref: 'https://crm.example.com/prospects/1',
-  prospect: {
-    first_name: 'Foo',
-    last_name: 'Bar',
-    callbacks: ['https://crm.example.com/wegroup/callback'],
-    external_ref: { external_ref: '123', external_ref_company: 'company' },
-    risk_objects: { cars: [{ vin: 'WBA6L7100LFH65459' }] },
-  },
-};
+import { EXAMPLE_LEAD } from '@app/leads/dto/example-lead';
 
 const EXAMPLE_BATCH_RESULT: LeadBatchResultDto = {
   accepted: 1,
