@@ -8,3 +8,4 @@ export * from './data-keyring.config';
 export * from './delivery-policy';
 export * from './lead-jobs.config';
 export * from './lead.repository';
+export * from './native-lead-errors';

@@ -15,6 +15,16 @@ export function openLead(keyring: Keyring, data: Pick<DeliverLeadJobData, 'seale
   return data.sealed_lead ? (JSON.parse(keyring.open(data.sealed_lead)) as LeadBody) : null;
 }
 
+/** A native event (@app/sources NativeEvent payload), sealed like lead data. */
+export function sealEvent(keyring: Keyring, payload: unknown): string {
+  return keyring.seal(JSON.stringify(payload));
+}
+
+/** The native event's payload, or null when it was erased (or the lead is not native). */
+export function openEvent(keyring: Keyring, data: Pick<DeliverLeadJobData, 'native'>): unknown | null {
+  return data.native?.sealed_event ? JSON.parse(keyring.open(data.native.sealed_event)) : null;
+}
+
 export function sealLogEntry(keyring: Keyring, entry: LeadLogEntry): string {
   return keyring.seal(JSON.stringify(entry));
 }

@@ -15,6 +15,14 @@ const PAGE = 500;
 export interface NewLead {
   data: DeliverLeadJobData;
   deduplicationId?: string;
+  /** How long the deduplication id holds (default IDEMPOTENCY_TTL_SECONDS); native events outlive their platform's retries. */
+  deduplicationTtlMs?: number;
+}
+
+/** Leads a source has had accepted and failed, since the counters began. */
+export interface SourceCounts {
+  accepted: number;
+  failed: number;
 }
 
 /** A lead's record as stored: its job's state and payload, and its opened attempt log. */
@@ -99,10 +107,14 @@ export class LeadRepository {
     if (!this.jobOptions) throw new Error('LeadRepository: no retry settings in this process, so it cannot enqueue leads');
     const idempotencyTtlMs = this.retention.idempotencyTtlSeconds * 1000;
     const jobs = await this.queue.addBulk(
-      leads.map(({ data, deduplicationId }) => ({
+      leads.map(({ data, deduplicationId, deduplicationTtlMs }) => ({
         name: DELIVER_LEAD_JOB,
         data,
-        opts: { ...this.jobOptions, jobId: data.lead_id, ...(deduplicationId ? { deduplication: { id: deduplicationId, ttl: idempotencyTtlMs } } : {}) },
+        opts: {
+          ...this.jobOptions,
+          jobId: data.lead_id,
+          ...(deduplicationId ? { deduplication: { id: deduplicationId, ttl: deduplicationTtlMs ?? idempotencyTtlMs } } : {}),
+        },
       })),
     );
     return jobs.map((job) => job.id!);

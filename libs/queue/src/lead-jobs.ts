@@ -18,6 +18,22 @@ export interface DeliverLeadJobData {
   rate_limited_ms?: number;
   /** The intake request's id (X-Request-ID): the worker logs with it and sends it on to WeGroup. */
   request_id?: string;
+  /**
+   * A lead posted as a platform's own webhook (POST /v1/hooks/{source}): the raw event, which
+   * the worker maps (JSONata, @app/sources) before each delivery attempt. `sealed_lead` then
+   * holds the last mapped lead (null until mapped, and once erased).
+   */
+  native?: NativeEventData;
+}
+
+/** A native event as stored on its lead. */
+export interface NativeEventData {
+  /** The source type (`hubspot`, `salesforce` …) it was received as. */
+  type: string;
+  /** The platform's event id (the idempotency key). */
+  event_id: string;
+  /** The event as received, sealed with DATA_ENCRYPTION_KEY; null once erased or past retention. */
+  sealed_event: string | null;
 }
 
 /** Job payloads by job name: producer and consumer both type against this map. */

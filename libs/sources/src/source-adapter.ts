@@ -1,0 +1,61 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { FetchRequest, NativeEvent, SourceDefinition, SourceProblem, SourceType } from './source.types';
+
+/** A native request as the intake received it. */
+export interface NativeRequest {
+  method: string;
+  /** The full URL the platform called (scheme, host, path and query), as HubSpot signs it: PUBLIC_BASE_URL + path when set. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  query: Record<string, string | string[] | undefined>;
+  /** The body bytes as received (signatures cover these); undefined without a body. */
+  rawBody: Buffer | undefined;
+  /** JSON parsed, form fields as an object, XML as its text. */
+  body: unknown;
+}
+
+/** Refused: not the platform, or not this source (answered 401; nothing is stored). */
+export class HookAuthError extends Error {
+  constructor(
+    message: string,
+    /** The header or parameter at fault. */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'HookAuthError';
+  }
+}
+
+/** Not what this type expects (answered 400, or a logged 200 where a 4xx would disable the webhook). */
+export class NativePayloadError extends Error {
+  constructor(
+    message: string,
+    readonly problems: SourceProblem[],
+  ) {
+    super(message);
+    this.name = 'NativePayloadError';
+  }
+}
+
+/** The leads in one request, and the events it carried that are not leads (another entity, an update …). */
+export interface SplitRequest {
+  events: NativeEvent[];
+  ignored: Array<{ eventId: string | null; reason: string }>;
+}
+
+/** What each type knows about its platform. Pure: no I/O (fetching is the fetcher's). */
+export interface SourceAdapter {
+  readonly type: SourceType;
+  /** Name shown to people: `HubSpot`, `Facebook Lead Ads` …; also the default `origin` and `external_ref_company`. */
+  readonly platform: string;
+  /** How a request proves it is the platform, in words for GET /v1/sources (never a secret). */
+  authMode(source: SourceDefinition): string;
+  /** Throws HookAuthError naming the header or parameter at fault. */
+  authenticate(source: SourceDefinition, request: NativeRequest, now: number): void;
+  /** Throws NativePayloadError naming the fields at fault. */
+  split(request: NativeRequest): SplitRequest;
+  /** The record to fetch before this event can be mapped, or null. */
+  fetchFor(event: NativeEvent): FetchRequest | null;
+  /** The document the JSONata mapping reads (documented per type in the README). */
+  mappingInput(source: SourceDefinition, event: NativeEvent, fetched: unknown | null): unknown;
+}

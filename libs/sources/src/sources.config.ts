@@ -1,0 +1,27 @@
+import { Env } from '@app/config';
+import { configNamespace } from '@app/config/config-namespace';
+import { SourceDefinition } from './source.types';
+
+/** A native event's id deduplicates for this long: longer than any platform retries (HubSpot 3 days, Facebook 36 h). */
+export const NATIVE_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
+
+export interface SourcesConfig {
+  /** SOURCES_FILE's sources (INTAKE_API_KEYS's are added by the intake: SourceRegistry). */
+  sources: SourceDefinition[];
+  /** SOURCES_FILE as given, or null. */
+  file: string | null;
+  hubspotApiUrl: string;
+  pipedriveApiUrl: string;
+  facebookGraphUrl: string;
+  /** PUBLIC_BASE_URL: how platforms reach the intake (the hook URLs GET /v1/sources shows; HubSpot signs it). */
+  publicBaseUrl: string | null;
+}
+
+/** Reads and checks SOURCES_FILE (YAML, `${ENV_VAR}` secrets); a problem is a ConfigError naming the source. */
+export function readSourcesConfig(env: Env): SourcesConfig {
+  void env;
+  throw new Error('not implemented');
+}
+
+/** SOURCES_FILE and the platforms' API URLs: both apps read it (the intake authenticates, the worker fetches and maps). */
+export const sourcesConfig = configNamespace('sources', readSourcesConfig);
