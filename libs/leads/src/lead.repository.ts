@@ -2,11 +2,15 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { JobsOptions, JobState, JobType } from 'bullmq';
 import { Keyring } from '@app/config';
 import { DELIVER_LEAD_JOB, DeliverLeadJobData, DeliveryResult, LeadJob, LeadsQueue } from '@app/queue';
+import type { RedisClient } from '@app/queue';
 import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
 import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
 import { AttemptRecord, HeldRecord, LeadLogEntry, ReplayRecord } from './lead-job';
 import { openLogLine, scrubEntry, sealLogEntry } from './lead-sealing';
+
+/** The hash (beside the queue's keys, same hash tag) of each source's lead counters. */
+const SOURCE_COUNTS_KEY = 'source-counts';
 
 /** Jobs read per round trip when paging through a state. */
 const PAGE = 500;
@@ -22,6 +26,7 @@ export interface NewLead {
 /** Leads a source has had accepted and failed, since the counters began. */
 export interface SourceCounts {
   accepted: number;
+  delivered: number;
   failed: number;
 }
 
@@ -91,6 +96,31 @@ export class LeadRepository {
     this.jobOptions = retry ? deliveryJobOptions(retry, retention) : null;
   }
 
+  /**
+   * Leads each source has had accepted, delivered and failed (monotonic counters kept beside
+   * the queue, under its hash tag), by source name.
+   */
+  async sourceCounts(): Promise<Map<string, SourceCounts>> {
+    const client = await this.redis();
+    const fields = await client.hgetall(this.queue.toKey(SOURCE_COUNTS_KEY));
+    const counts = new Map<string, SourceCounts>();
+    for (const [field, value] of Object.entries(fields)) {
+      const cut = field.lastIndexOf(':');
+      const source = field.slice(0, cut);
+      const what = field.slice(cut + 1) as keyof SourceCounts;
+      const entry = counts.get(source) ?? { accepted: 0, delivered: 0, failed: 0 };
+      if (what in entry) entry[what] = Number(value) || 0;
+      counts.set(source, entry);
+    }
+    return counts;
+  }
+
+  /** Counts a lead of this source as delivered or failed (the worker, once per outcome). */
+  async countOutcome(source: string, outcome: 'delivered' | 'failed'): Promise<void> {
+    const client = await this.redis();
+    await client.hincrby(this.queue.toKey(SOURCE_COUNTS_KEY), `${source}:${outcome}`, 1);
+  }
+
   /** Stores one lead; the id of the job kept (see enqueueMany). */
   async enqueue(lead: NewLead): Promise<string> {
     const [id] = await this.enqueueMany([lead]);
@@ -117,7 +147,23 @@ export class LeadRepository {
         },
       })),
     );
-    return jobs.map((job) => job.id!);
+    const stored = jobs.map((job) => job.id!);
+    await this.countAccepted(leads, stored);
+    return stored;
+  }
+
+  /** The new leads of a bulk (not the replays), counted per source in one round trip. */
+  private async countAccepted(leads: NewLead[], stored: string[]): Promise<void> {
+    const perSource = new Map<string, number>();
+    leads.forEach(({ data }, index) => {
+      if (stored[index] === data.lead_id) perSource.set(data.source, (perSource.get(data.source) ?? 0) + 1);
+    });
+    if (perSource.size === 0) return;
+    const key = this.queue.toKey(SOURCE_COUNTS_KEY);
+    const client = await this.redis();
+    const pipeline = client.pipeline();
+    for (const [source, count] of perSource) pipeline.hincrby(key, `${source}:accepted`, count);
+    await pipeline.exec();
   }
 
   /** The lead's record with its attempt log opened, or null when there is no such lead. */
@@ -271,6 +317,11 @@ export class LeadRepository {
   /** Pauses every delivery of every worker for `ms` (a 429, an opened circuit). */
   async pauseDeliveries(ms: number): Promise<void> {
     await this.queue.rateLimit(ms);
+  }
+
+  /** The queue's own ioredis connection (BullMQ types it as its generic client). */
+  private async redis(): Promise<RedisClient> {
+    return (await this.queue.getBackend().client) as unknown as RedisClient;
   }
 
   /** Every job in a state, a page per round trip (newest first unless `asc`). */
