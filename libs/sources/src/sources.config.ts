@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, Env, optionalString, url } from '@app/config';
 import { configNamespace } from '@app/config/config-namespace';
 import { compileMapping, MappingCompileError } from './mapping/mapping-engine';
@@ -85,10 +85,12 @@ export function readSourcesFile(file: string, env: Env): SourceDefinition[] {
 /** The sources of a sources file's text (see readSourcesFile). */
 export function parseSources(text: string, env: Env): SourceDefinition[] {
   // Error messages of the YAML parser quote the file, which may hold secrets: only the position and code are told.
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   const yamlError = document.errors[0];
   if (yamlError) {
-    const where = yamlError.linePos?.[0] ? ` at line ${yamlError.linePos[0].line}, column ${yamlError.linePos[0].col}` : '';
+    const position = lineCounter.linePos(yamlError.pos[0]);
+    const where = ` at line ${position.line}, column ${position.col}`;
     fail(`is not valid YAML${where} (${yamlError.code})`);
   }
   const root: unknown = document.toJS({ maxAliasCount: 100 });
