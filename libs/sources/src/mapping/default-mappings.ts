@@ -30,7 +30,7 @@ const LEAD = `{
       "${A.countryCode}": $c.country_code
     }),
     "${P.company}": $compact({ "name": $c.company }),
-    "external_ref": $compact({ "external_ref": $c.record_id, "external_ref_company": $platform })
+    "external_ref": $c.record_id ? { "external_ref": $c.record_id, "external_ref_company": $platform }
   })
 }`;
 
