@@ -9,3 +9,4 @@ export * from './delivery-policy';
 export * from './lead-jobs.config';
 export * from './lead.repository';
 export * from './native-lead-errors';
+export * from './validation';

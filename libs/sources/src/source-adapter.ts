@@ -43,6 +43,20 @@ export interface SplitRequest {
   ignored: Array<{ eventId: string | null; reason: string }>;
 }
 
+/** What a successful authentication learnt about the request. */
+export interface HookAuthentication {
+  /** A Standard Webhooks `webhook-id` verified by the signature (json sources with secrets): the event id. */
+  webhookId?: string;
+}
+
+/** What split() may use beyond the request: what authenticate() verified. */
+export interface SplitContext {
+  webhookId?: string;
+}
+
+/** At most this many events (leads) in one native request: HubSpot and Salesforce send up to 100. */
+export const MAX_EVENTS_PER_REQUEST = 100;
+
 /** What each type knows about its platform. Pure: no I/O (fetching is the fetcher's). */
 export interface SourceAdapter {
   readonly type: SourceType;
@@ -50,10 +64,18 @@ export interface SourceAdapter {
   readonly platform: string;
   /** How a request proves it is the platform, in words for GET /v1/sources (never a secret). */
   authMode(source: SourceDefinition): string;
-  /** Throws HookAuthError naming the header or parameter at fault. */
-  authenticate(source: SourceDefinition, request: NativeRequest, now: number): void;
-  /** Throws NativePayloadError naming the fields at fault. */
-  split(request: NativeRequest): SplitRequest;
+  /** Throws HookAuthError naming the header or parameter at fault. `now` in ms. */
+  authenticate(source: SourceDefinition, request: NativeRequest, now: number): HookAuthentication | void;
+  /**
+   * The events of a request (at most MAX_EVENTS_PER_REQUEST). Throws NativePayloadError naming
+   * the fields at fault. `context`: what authenticate() returned (json sources key on a verified webhook-id).
+   */
+  split(request: NativeRequest, context?: SplitContext): SplitRequest;
+  /**
+   * The GET verification handshake of a platform that has one (facebook): the challenge to echo
+   * as text/plain, or throws HookAuthError naming the parameter at fault. Absent: no handshake.
+   */
+  verificationChallenge?(source: SourceDefinition, request: NativeRequest): string;
   /** The record to fetch before this event can be mapped, or null. */
   fetchFor(event: NativeEvent): FetchRequest | null;
   /** The document the JSONata mapping reads (documented per type in the README). */

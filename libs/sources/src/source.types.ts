@@ -47,6 +47,8 @@ export interface TokenCredentials {
 export interface JsonCredentials {
   type: 'json';
   api_key: string;
+  /** Every key of the source, api_key first: INTAKE_API_KEYS may give one source several while a key is rotated. */
+  api_keys?: string[];
   /** Standard Webhooks secrets (`whsec_…`), several while rotating. */
   webhook_secrets: string[];
 }

@@ -1,82 +1,9 @@
-import type { FieldError } from './problem';
+import { InexactNumber } from '@app/leads';
 
-/**
- * Limits on the shape of a JSON body, checked before class-transformer and class-validator
- * see it (both recurse, and a body nested thousands of levels deep would overflow the stack).
- * A lead is a few levels deep and has at most a few hundred fields.
- */
-export interface BodyLimits {
-  /** The body object is level 1, `prospect` level 2, `prospect.risk_objects.cars` level 4 … */
-  maxDepth: number;
-  /** Object members plus array items, in the whole body. */
-  maxEntries: number;
-  maxStringLength: number;
-  maxKeyLength: number;
-}
-
-export const BODY_LIMITS: BodyLimits = { maxDepth: 10, maxEntries: 5_000, maxStringLength: 10_000, maxKeyLength: 200 };
-
-/** At most this many problems of one body (or one lead of a batch) are listed; the rest would only repeat them. */
-export const MAX_LISTED_PROBLEMS = 20;
-const MAX_PROBLEMS = MAX_LISTED_PROBLEMS;
-
-/**
- * Names every JavaScript object already has (`constructor`, `toString`, `valueOf` …).
- * class-transformer skips a field of that name when it copies the body into the DTO, so it
- * would be accepted and then never reach WeGroup: refused instead, naming the field.
- */
-const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
-
-/**
- * Stands in the parsed body for a number whose JSON text no double holds exactly (`1e400`,
- * `123456789012345678901234567890`): JSON.parse would have turned it into something else
- * (Infinity, which is sent as null, or a rounded value). See {@link markInexactNumbers}.
- */
-export class InexactNumber {}
-
-/** Every violation of `limits`, each naming the field path where it occurs. Never recurses. */
-export function checkBodyShape(body: unknown, limits: BodyLimits = BODY_LIMITS): FieldError[] {
-  const problems: FieldError[] = [];
-  const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value: body, path: '', depth: 0 }];
-  let entries = 0;
-  while (pending.length && problems.length < MAX_PROBLEMS) {
-    const { value, path, depth } = pending.pop()!;
-    if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) {
-        problems.push({ field: path || '(body)', message: `${path || '(body)'} is longer than ${limits.maxStringLength} characters` });
-      }
-      continue;
-    }
-    if (value instanceof InexactNumber) {
-      problems.push({ field: path, message: `${path} is a number that cannot be passed on exactly (too large, too small or too precise); send it as a string` });
-      continue;
-    }
-    if (value === null || typeof value !== 'object') continue;
-    const field = path || '(body)';
-    if (depth + 1 > limits.maxDepth) {
-      problems.push({ field, message: `${field} is nested deeper than ${limits.maxDepth} levels (the whole body may be at most ${limits.maxDepth} levels deep)` });
-      continue;
-    }
-    const children: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
-    entries += children.length;
-    if (entries > limits.maxEntries) {
-      return [{ field: '(body)', message: `the body has more than ${limits.maxEntries} fields and array items` }];
-    }
-    for (const [key, child] of children.reverse()) {
-      if (key.length > limits.maxKeyLength) {
-        problems.push({ field, message: `${field} has a field name longer than ${limits.maxKeyLength} characters` });
-        continue;
-      }
-      if (!Array.isArray(value) && RESERVED_NAMES.has(key)) {
-        const reserved = path ? `${path}.${key}` : key;
-        problems.push({ field: reserved, message: `${reserved} is a reserved name (a member of every JavaScript object); rename the field` });
-        continue;
-      }
-      pending.push({ value: child, path: path ? `${path}.${key}` : key, depth: depth + 1 });
-    }
-  }
-  return problems.slice(0, MAX_PROBLEMS);
-}
+// The shape limits are part of the lead rules (@app/leads), which the worker also applies to
+// what a native source's mapping produced; re-exported here for the intake's own callers.
+export { BODY_LIMITS, checkBodyShape, InexactNumber, MAX_LISTED_PROBLEMS } from '@app/leads';
+export type { BodyLimits } from '@app/leads';
 
 /**
  * Whether the value `body` holds, over all its levels, more than `max` object members and array

@@ -1,10 +1,8 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { FieldError } from '@app/leads';
 
-/** One invalid field: its dotted path and what is wrong with it. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+/** One invalid field: its dotted path and what is wrong with it (the lead rules' own type). */
+export type { FieldError };
 
 /**
  * Errors are answered as RFC 9457 problem documents. `errors` lists every invalid field so a

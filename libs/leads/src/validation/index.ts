@@ -1,0 +1,3 @@
+export * from './field-error';
+export * from './body-shape';
+export * from './lead-validation';
