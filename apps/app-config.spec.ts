@@ -33,6 +33,7 @@ describe('configuration', () => {
       lockMs: 30_000,
       shutdownTimeoutMs: 25_000,
       breaker: { threshold: 20, cooldownMs: 60_000 },
+      allowHttpUrls: false,
     });
     const intake = readIntakeAppConfig(intakeEnv);
     expect(intake.intake.port).toBe(3000);

@@ -4,7 +4,20 @@ import type Redis from 'ioredis';
 import { Admission, CircuitBreaker, LeadsQueue } from '@app/queue';
 import { randomBytes } from 'node:crypto';
 import { Keyring } from '@app/config';
-import { DeliverLeadJobData, DeliveryResult, LeadBody, LeadRepository, MAX_RATE_LIMIT_PAUSE_MS, openLogLine, sealLead } from '@app/leads';
+import {
+  DeliverLeadJobData,
+  DeliveryResult,
+  LeadBody,
+  LeadMappingError,
+  LeadRepository,
+  MAX_RATE_LIMIT_PAUSE_MS,
+  openLead,
+  openLogLine,
+  sealEvent,
+  sealLead,
+  SourceFetchError,
+} from '@app/leads';
+import { NativeEvent, NativeLeadMapper, SourceDefinition, SourceRegistry } from '@app/sources';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
@@ -33,9 +46,37 @@ function fakeJob(attemptsMade = 0) {
   return { job: { id: 'lead-1', data, attemptsMade, log } as unknown as Job<DeliverLeadJobData, DeliveryResult>, log };
 }
 
-function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics) {
+const HUBSPOT: SourceDefinition = { name: 'hubspot-main', type: 'hubspot', declaredIn: 'SOURCES_FILE', credentials: { type: 'hubspot', client_secret: 'not-a-real-secret' } };
+/** What HubSpot posted (a v3 event would carry ids only; a workflow body carries the record). */
+const EVENT = { objectId: 101, properties: { firstname: 'Foo', lastname: 'Bar', email: 'foo.bar@example.com' } };
+const MAPPED: LeadBody = { origin: 'HubSpot', prospect: { first_name: 'Foo', last_name: 'Bar', email: 'foo.bar@example.com', external_ref: { external_ref: '101', external_ref_company: 'HubSpot' } } };
+
+/** A lead posted as HubSpot's own webhook: no body until mapped, the event sealed. */
+function nativeJob(attemptsMade = 0, native: Partial<NonNullable<DeliverLeadJobData['native']>> = {}) {
+  const { job, log } = fakeJob(attemptsMade);
+  job.data = { ...job.data, source: 'hubspot-main', sealed_lead: null, native: { type: 'hubspot', event_id: 'evt-1', sealed_event: sealEvent(config.dataKeyring, EVENT), ...native } };
+  const updateData = jest.fn(async (data: DeliverLeadJobData) => {
+    job.data = data;
+  });
+  Object.assign(job, { updateData });
+  return { job, log, updateData };
+}
+
+/** The sources lib's mapper, faked: what it returns or throws is each test's. */
+function fakeMapper(map: (source: SourceDefinition, event: NativeEvent) => Promise<LeadBody> = async () => MAPPED) {
+  return { map: jest.fn(map) } as unknown as NativeLeadMapper & { map: jest.Mock };
+}
+
+interface Native {
+  sources?: SourceDefinition[];
+  mapper?: NativeLeadMapper;
+}
+
+function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics, native: Native = {}) {
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
-  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined) };
+  // The source counters are a hash beside the queue (LeadRepository.countOutcome).
+  const hincrby = jest.fn().mockResolvedValue(1);
+  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined), toKey: (key: string) => `bull:leads:${key}`, getBackend: () => ({ client: Promise.resolve({ hincrby }) }) };
   const breaker = {
     admit: jest.fn().mockResolvedValue(admission),
     recordSuccess: jest.fn().mockResolvedValue(undefined),
@@ -51,9 +92,13 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     {} as Redis,
     new LeadRepository(queue as unknown as LeadsQueue, config.dataKeyring, config.retention),
     breaker as unknown as CircuitBreaker,
+    new SourceRegistry(native.sources ?? [HUBSPOT]),
+    native.mapper ?? fakeMapper(),
     metrics,
   );
-  return { processor, client, queue, breaker };
+  /** The per-source outcomes counted, as `source:outcome`. */
+  const counted = () => hincrby.mock.calls.map(([, field]) => field as string);
+  return { processor, client, queue, breaker, counted };
 }
 
 const loggedAttempt = (log: jest.Mock) => {
@@ -220,6 +265,194 @@ describe('LeadDeliveryProcessor', () => {
       );
       expect(client.pushLead).not.toHaveBeenCalled();
       expect(JSON.stringify(warn.mock.calls.map(([fields, text]) => [serializeError((fields as { err?: unknown }).err), text]))).not.toContain('Foo');
+    });
+  });
+
+  describe('native leads (posted as a platform\'s own webhook)', () => {
+    const delivered = async () => ({ statusCode: 201, leadId: 'wg-9', body: null });
+    const untouched = (breaker: ReturnType<typeof processorWith>['breaker']) => {
+      expect(breaker.recordFailure).not.toHaveBeenCalled();
+      expect(breaker.recordSuccess).not.toHaveBeenCalled();
+    };
+
+    it('maps the event with its source, stores the mapped lead sealed, and pushes that to WeGroup', async () => {
+      const mapper = fakeMapper();
+      const { processor, client, counted } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job, log, updateData } = nativeJob();
+      await expect(processor.process(job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-9' });
+      expect(mapper.map).toHaveBeenCalledWith(HUBSPOT, { eventId: 'evt-1', payload: EVENT });
+      expect(client.pushLead).toHaveBeenCalledWith('http://wegroup.test', 'dist-1', MAPPED, expect.anything(), expect.any(Object));
+      // One write: the mapped lead, sealed, for ops; the event stays.
+      expect(updateData).toHaveBeenCalledTimes(1);
+      expect(updateData.mock.calls[0][0].sealed_lead).not.toContain('Foo');
+      expect(openLead(config.dataKeyring, job.data)).toEqual(MAPPED);
+      expect(job.data.native).toMatchObject({ type: 'hubspot', event_id: 'evt-1', sealed_event: expect.any(String) });
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'delivered', status_code: 201 });
+      expect(counted()).toEqual(['hubspot-main:delivered']);
+    });
+
+    it('fails at once when the mapping fails, naming the fields, without calling WeGroup or touching the breaker', async () => {
+      const reason = 'Mapping of source "hubspot-main" gave no prospect.first_name (prospect.first_name is required)';
+      const mapper = fakeMapper(async () => {
+        throw new LeadMappingError(reason, [{ field: 'prospect.first_name', message: 'is required' }]);
+      });
+      const { processor, client, breaker, queue, counted } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job, log, updateData } = nativeJob(0);
+      const thrown = await rejection(processor.process(job));
+      expect(thrown).toEqual(new UnrecoverableError(reason));
+      expect(thrown.stack).toBeUndefined();
+      expect(client.pushLead).not.toHaveBeenCalled();
+      expect(updateData).not.toHaveBeenCalled();
+      untouched(breaker);
+      expect(queue.rateLimit).not.toHaveBeenCalled();
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', status_code: null, error: reason, body: null, next_delay_ms: null });
+      expect(counted()).toEqual(['hubspot-main:failed']);
+      const [fields, message] = warn.mock.calls.find(([, text]) => /attempt 1 failed/.test(String(text)))!;
+      expect(message).toBe(`Lead lead-1 attempt 1 failed (permanent, mapping the source's event, WeGroup not called): ${reason}`);
+      expect(fields).toMatchObject({ failed_before: 'mapping', source: 'hubspot-main' });
+    });
+
+    it('maps again on the next attempt, with the mapping in force then (a fixed mapping, a lead ops retried)', async () => {
+      let fixed = false;
+      const mapper = fakeMapper(async () => {
+        if (!fixed) throw new LeadMappingError('prospect.last_name is required');
+        return MAPPED;
+      });
+      const { processor, client, counted } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job } = nativeJob();
+      await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError('prospect.last_name is required'));
+      fixed = true;
+      await expect(processor.process(job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-9' });
+      expect(mapper.map).toHaveBeenCalledTimes(2);
+      expect(client.pushLead).toHaveBeenCalledTimes(1);
+      expect(counted()).toEqual(['hubspot-main:failed', 'hubspot-main:delivered']);
+    });
+
+    it("retries a transient fetch failure on the schedule, after the platform's Retry-After, without pausing anyone or counting it for the breaker", async () => {
+      const mapper = fakeMapper(async () => {
+        throw new SourceFetchError('HubSpot answered 429 fetching contact 101', 'transient', 429, 20_000);
+      });
+      const { processor, client, breaker, queue, counted } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job, log } = nativeJob(0);
+      const thrown = (await rejection(processor.process(job))) as RetryableDeliveryError;
+      expect(thrown).toBeInstanceOf(RetryableDeliveryError);
+      expect(thrown.message).toBe('HubSpot answered 429 fetching contact 101');
+      expect(thrown.delayMs).toBe(20_000);
+      expect(client.pushLead).not.toHaveBeenCalled();
+      untouched(breaker);
+      expect(queue.rateLimit).not.toHaveBeenCalled();
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'transient', status_code: null, retry_after_ms: 20_000, pause_ms: null, next_delay_ms: 20_000 });
+      // Not a failed lead yet: only the last attempt's failure counts.
+      expect(counted()).toEqual([]);
+    });
+
+    it('fails the lead after its last attempt at a transient fetch, counting it once', async () => {
+      const mapper = fakeMapper(async () => {
+        throw new SourceFetchError('HubSpot answered 503 fetching contact 101', 'transient', 503);
+      });
+      const { processor, breaker, counted } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job } = nativeJob(2);
+      await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError('HubSpot answered 503 fetching contact 101'));
+      untouched(breaker);
+      expect(counted()).toEqual(['hubspot-main:failed']);
+    });
+
+    it('fails at once on a permanent fetch failure, with its reason', async () => {
+      const mapper = fakeMapper(async () => {
+        throw new SourceFetchError('HubSpot answered 404 fetching contact 101', 'permanent', 404);
+      });
+      const { processor, client, breaker } = processorWith(delivered, { ok: true, probe: true }, undefined, { mapper });
+      const { job, log } = nativeJob();
+      await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError('HubSpot answered 404 fetching contact 101'));
+      expect(client.pushLead).not.toHaveBeenCalled();
+      // Even as the probe: the platform's answer says nothing about WeGroup.
+      untouched(breaker);
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', status_code: null, error: 'HubSpot answered 404 fetching contact 101' });
+    });
+
+    it('fails a lead whose event was erased as erased, without mapping it', async () => {
+      const mapper = fakeMapper();
+      const { processor, client } = processorWith(delivered, undefined, undefined, { mapper });
+      const { job } = nativeJob(0, { sealed_event: null });
+      await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError("The lead's personal data was erased before delivery: nothing to send."));
+      expect(mapper.map).not.toHaveBeenCalled();
+      expect(client.pushLead).not.toHaveBeenCalled();
+    });
+
+    it('fails a lead whose source is no longer configured, naming it', async () => {
+      const mapper = fakeMapper();
+      const { processor, client, breaker } = processorWith(delivered, undefined, undefined, { mapper, sources: [] });
+      const { job, log } = nativeJob();
+      await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError('Source "hubspot-main" is no longer configured (SOURCES_FILE): add it back, then retry the lead'));
+      expect(mapper.map).not.toHaveBeenCalled();
+      expect(client.pushLead).not.toHaveBeenCalled();
+      untouched(breaker);
+      expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', error: expect.stringContaining('no longer configured') });
+    });
+
+    it("fails a lead whose source changed type: another type's adapter cannot read its event", async () => {
+      const mapper = fakeMapper();
+      const { processor } = processorWith(delivered, undefined, undefined, { mapper, sources: [{ ...HUBSPOT, type: 'typeform', credentials: { type: 'typeform', secret: 'x' } }] });
+      await expect(processor.process(nativeJob().job)).rejects.toEqual(
+        new UnrecoverableError('Source "hubspot-main" is now of type typeform, but this lead\'s event was received as hubspot: restore its type, then retry the lead'),
+      );
+      expect(mapper.map).not.toHaveBeenCalled();
+    });
+
+    it('fails at once on an event sealed with a retired key, and on a malformed native payload', async () => {
+      const mapper = fakeMapper();
+      const { processor, client } = processorWith(delivered, undefined, undefined, { mapper });
+      const retired = nativeJob(0, { sealed_event: sealEvent(new Keyring({ id: 'retired', key: randomBytes(32) }), EVENT) });
+      await expect(processor.process(retired.job)).rejects.toEqual(
+        new UnrecoverableError('The lead\'s sealed event cannot be opened (Sealed with key "retired", which is not configured): check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS'),
+      );
+      const malformed = nativeJob(0, { event_id: 42 as unknown as string });
+      await expect(processor.process(malformed.job)).rejects.toEqual(
+        new UnrecoverableError('The job is not a native lead delivery: lead_id, distribution_id, source or native (type, event_id, sealed_event) is missing or malformed'),
+      );
+      expect(mapper.map).not.toHaveBeenCalled();
+      expect(client.pushLead).not.toHaveBeenCalled();
+    });
+
+    it('holds a native lead back while the circuit is open, without mapping it (nor fetching its record)', async () => {
+      const mapper = fakeMapper();
+      const { processor, client } = processorWith(delivered, { ok: false, state: 'open', remainingMs: 5_000 }, undefined, { mapper });
+      await expect(processor.process(nativeJob().job)).rejects.toThrow('bullmq:rateLimitExceeded');
+      expect(mapper.map).not.toHaveBeenCalled();
+      expect(client.pushLead).not.toHaveBeenCalled();
+    });
+
+    it("counts WeGroup's failures of a mapped lead toward the breaker as for any lead", async () => {
+      const { processor, breaker } = processorWith(async () => {
+        throw new WeGroupError('WeGroup answered 503', 'transient', 503);
+      });
+      const { job, updateData } = nativeJob();
+      await expect(processor.process(job)).rejects.toBeInstanceOf(RetryableDeliveryError);
+      expect(updateData).toHaveBeenCalledTimes(1);
+      expect(breaker.recordFailure).toHaveBeenCalledWith(false);
+    });
+  });
+
+  describe('per-source outcome counters', () => {
+    it('counts a delivered lead and a failed one for their source, not a retried one', async () => {
+      const ok = processorWith(async () => ({ statusCode: 201, leadId: null, body: null }));
+      await ok.processor.process(fakeJob().job);
+      expect(ok.counted()).toEqual(['crm:delivered']);
+
+      const transient = processorWith(async () => {
+        throw new WeGroupError('WeGroup answered 503', 'transient', 503);
+      });
+      await expect(transient.processor.process(fakeJob(0).job)).rejects.toBeInstanceOf(RetryableDeliveryError);
+      expect(transient.counted()).toEqual([]);
+      await expect(transient.processor.process(fakeJob(2).job)).rejects.toBeInstanceOf(UnrecoverableError);
+      expect(transient.counted()).toEqual(['crm:failed']);
+    });
+
+    it('delivers even when the counter cannot be written (WeGroup has the lead: failing would send it again)', async () => {
+      const { processor, queue } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-1', body: null }));
+      Object.assign(queue, { getBackend: () => ({ client: Promise.resolve({ hincrby: jest.fn().mockRejectedValue(new Error('Connection is closed.')) }) }) });
+      await expect(processor.process(fakeJob().job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-1' });
+      expect(warn).toHaveBeenCalledWith(expect.anything(), 'Lead lead-1: the delivered count of source crm was not updated');
     });
   });
 

@@ -18,7 +18,9 @@ import {
   DeliveryResult,
   Failure,
   LeadBody,
+  LeadMappingError,
   LeadRepository,
+  openEvent,
   openLead,
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
@@ -28,6 +30,7 @@ import {
 import { checkRedisDurability, CircuitBreaker, closeWithin, keyPrefix, LEADS_QUEUE, REDIS_CONNECTION } from '@app/queue';
 import { PUSH_LEAD_SCOPE, PushLeadOptions, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, truncate } from '@app/wegroup';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
+import { NativeLeadMapper, SourceRegistry } from '@app/sources';
 import { WorkerMetrics } from './worker.metrics';
 
 /** A transient failure; BullMQ's backoff strategy reads the delay the policy chose and logged. */
@@ -89,6 +92,8 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
     private readonly leads: LeadRepository,
     private readonly breaker: CircuitBreaker,
+    private readonly sources: SourceRegistry,
+    private readonly mapper: NativeLeadMapper,
     @Optional() private readonly metrics?: WorkerMetrics,
   ) {
     this.config = { redis: redisOptions, wegroup, delivery, dataKeyring };
@@ -150,10 +155,18 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
 
   async process(job: LeadJob, token?: string): Promise<DeliveryResult> {
     const { data, attemptsMade, attempts } = this.read(job);
+    // Admission comes before a native lead is mapped. While the circuit is open every lead is
+    // put back and taken again after each cool-down: mapping it each time would spend the
+    // platform's API quota (HubSpot, Pipedrive, Graph fetches) and CPU on leads that cannot go
+    // anyway, and the mapping that counts is the one in force when WeGroup is reachable. The
+    // price: a broken mapping is reported once the circuit lets leads through again, and a
+    // probe whose lead fails before WeGroup is called tells the breaker nothing (its slot
+    // lapses after one cool-down) — a fetch or mapping failure is not WeGroup's, so it must
+    // neither close nor open the circuit.
     const admission = await this.breaker.admit();
     const started = Date.now();
     const outcome: AttemptOutcome = admission.ok
-      ? await this.attempt(data)
+      ? await this.attempt(job, data)
       : admission.state === 'open'
         ? { type: 'circuit_open', remainingMs: admission.remainingMs }
         : { type: 'probe_out' };
@@ -167,7 +180,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
 
     switch (decision.type) {
       case 'delivered':
-        await Promise.all([record(decision.entry), this.breaker.recordSuccess()]);
+        await Promise.all([record(decision.entry), this.breaker.recordSuccess(), this.countOutcome(data, 'delivered')]);
         this.logger.log(`Lead ${data.lead_id} delivered on attempt ${attempt} (WeGroup ${decision.result.status_code})`);
         return decision.result;
       case 'pause':
@@ -187,7 +200,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       case 'retry':
       case 'fail': {
         if (decision.countsTowardCircuit) decision = withCircuitCount(decision, await this.countTowardCircuit(admission.ok && admission.probe));
-        await record(decision.entry);
+        await Promise.all([record(decision.entry), decision.type === 'fail' ? this.countOutcome(data, 'failed') : null]);
         this.logFailed(data, attempt, decision);
         if (decision.pauseMs) await this.leads.pauseDeliveries(decision.pauseMs);
         throw forTheJob(decision.type === 'retry' ? new RetryableDeliveryError(decision.reason, decision.delayMs) : new UnrecoverableError(decision.reason));
@@ -204,15 +217,60 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     return delivery;
   }
 
-  /** Reads the lead and pushes it; whatever goes wrong becomes the outcome the policy decides on. */
-  private async attempt(data: DeliverLeadJobData | undefined): Promise<AttemptOutcome> {
+  /** Reads (a native lead: maps) the lead and pushes it; whatever goes wrong becomes the outcome the policy decides on. */
+  private async attempt(job: LeadJob, data: DeliverLeadJobData | undefined): Promise<AttemptOutcome> {
     try {
-      const lead = this.readLead(data);
+      const lead = data?.native ? await this.mapNative(job, data) : this.readLead(data);
       if (!lead) return { type: 'erased' };
       const result = await this.push(data!, lead);
       return { type: 'delivered', ...result };
     } catch (error) {
       return { type: 'failed', error };
+    }
+  }
+
+  /**
+   * A native lead: its event mapped now, with its source's mapping as configured now (a fixed
+   * mapping applies to the next attempt, and to a lead ops retry). The mapped lead is stored
+   * sealed as the lead's body before it goes, so ops can see what was sent. Null: the event
+   * was erased. Throws LeadMappingError, SourceFetchError (the policy classifies them) or
+   * UnreadableJobError.
+   */
+  private async mapNative(job: LeadJob, data: DeliverLeadJobData): Promise<LeadBody | null> {
+    const native = data.native!;
+    if (
+      typeof data.lead_id !== 'string' ||
+      typeof data.distribution_id !== 'string' ||
+      typeof data.source !== 'string' ||
+      typeof native.type !== 'string' ||
+      typeof native.event_id !== 'string' ||
+      (typeof native.sealed_event !== 'string' && native.sealed_event !== null)
+    ) {
+      throw new UnreadableJobError('The job is not a native lead delivery: lead_id, distribution_id, source or native (type, event_id, sealed_event) is missing or malformed');
+    }
+    const source = this.sources.get(data.source);
+    if (!source) throw new LeadMappingError(`Source "${data.source}" is no longer configured (SOURCES_FILE): add it back, then retry the lead`);
+    // Another type's adapter would read this event as nonsense.
+    if (source.type !== native.type) {
+      throw new LeadMappingError(`Source "${data.source}" is now of type ${source.type}, but this lead's event was received as ${native.type}: restore its type, then retry the lead`);
+    }
+    const payload = this.openSealed(() => openEvent(this.keyring, data), 'event');
+    if (payload === null) return null;
+    const lead = await this.mapper.map(source, { eventId: native.event_id, payload });
+    await this.leads.recordMapped(job, lead);
+    return lead;
+  }
+
+  /**
+   * A per-source outcome counter (GET /v1/sources). Best effort: once WeGroup has the lead, a
+   * counter that cannot be written must not fail the job (it would be delivered again).
+   */
+  private async countOutcome(data: DeliverLeadJobData | undefined, outcome: 'delivered' | 'failed'): Promise<void> {
+    if (typeof data?.source !== 'string') return;
+    try {
+      await this.leads.countOutcome(data.source, outcome);
+    } catch (error) {
+      this.logger.warn({ err: error }, `Lead ${data.lead_id}: the ${outcome} count of source ${data.source} was not updated`);
     }
   }
 
@@ -242,9 +300,11 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   /** One line per failed attempt, in clear: the reason masks values; an unexpected error is logged whole (the serializer masks values in its message). */
   private logFailure(data: DeliverLeadJobData | undefined, attempt: number, failure: Failure, fields: Record<string, unknown>, then: string): void {
     const unexpected = failure.error !== undefined;
+    // A native lead's fetch or mapping failed before WeGroup was called: say where, not WeGroup's status.
+    const where = failure.before ? `${failure.before === 'fetch' ? "fetching the source's record" : "mapping the source's event"}, WeGroup not called` : `WeGroup status ${failure.statusCode ?? 'none'}`;
     this.logger.warn(
-      { ...(unexpected ? { err: failure.error } : {}), attempt, status_code: failure.statusCode, ...fields },
-      `Lead ${data?.lead_id} attempt ${attempt} failed (${failure.kind}, WeGroup status ${failure.statusCode ?? 'none'}${unexpected ? ', unexpected error' : ''}): ${failure.reason}${then}`,
+      { ...(unexpected ? { err: failure.error } : {}), attempt, status_code: failure.statusCode, ...(failure.before ? { failed_before: failure.before, source: data?.source } : {}), ...fields },
+      `Lead ${data?.lead_id} attempt ${attempt} failed (${failure.kind}, ${where}${unexpected ? ', unexpected error' : ''}): ${failure.reason}${then}`,
     );
   }
 
@@ -268,12 +328,17 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     if (typeof data?.distribution_id !== 'string' || typeof data.lead_id !== 'string' || (typeof data.sealed_lead !== 'string' && data.sealed_lead !== null)) {
       throw new UnreadableJobError('The job is not a lead delivery: lead_id, distribution_id or sealed_lead is missing or malformed');
     }
+    return this.openSealed(() => openLead(this.keyring, data), 'data');
+  }
+
+  /** Opens the lead's sealed body or event, or throws an UnreadableJobError that no retry can cure. */
+  private openSealed<T>(open: () => T, what: 'data' | 'event'): T {
     try {
-      return openLead(this.keyring, data);
+      return open();
     } catch (cause) {
       // The keyring's words name a key id at most; a parser's may quote the lead, so not those.
       const why = cause instanceof SyntaxError ? 'its content is not JSON' : (truncate((cause as Error)?.message, 120) ?? 'unknown error');
-      throw new UnreadableJobError(`The lead's sealed data cannot be opened (${why}): check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS`, { cause });
+      throw new UnreadableJobError(`The lead's sealed ${what} cannot be opened (${why}): check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS`, { cause });
     }
   }
 

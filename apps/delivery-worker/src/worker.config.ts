@@ -1,12 +1,13 @@
 import { Provider } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Env, integer } from '@app/config';
+import { Env, integer, oneOf } from '@app/config';
 import { configNamespace, provideConfig } from '@app/config/config-namespace';
 import { dataKeyringConfig } from '@app/leads';
 import { LogLevelName, readLogLevel } from '@app/observability';
 import { redisConfig } from '@app/queue';
 import { readRetryConfig, retentionConfig, RetryConfig } from '@app/leads';
 import { ssoConfig, weGroupConfig } from '@app/wegroup';
+import { sourcesConfig } from '@app/sources';
 
 export interface DeliveryConfig {
   concurrency: number;
@@ -19,6 +20,11 @@ export interface DeliveryConfig {
   /** On SIGTERM, in-flight deliveries get this long to finish before the worker lets go. */
   shutdownTimeoutMs: number;
   breaker: { threshold: number; cooldownMs: number };
+  /**
+   * ALLOW_HTTP_URLS, read as the intake reads it: a lead mapped from a native event obeys the
+   * same URL rule (`backref`, `callbacks`) as a lead posted in WeGroup's shape.
+   */
+  allowHttpUrls: boolean;
 }
 
 export function readDeliveryConfig(env: Env): DeliveryConfig {
@@ -31,10 +37,11 @@ export function readDeliveryConfig(env: Env): DeliveryConfig {
       threshold: integer(env, 'CIRCUIT_BREAKER_THRESHOLD', 20, 1, 100_000),
       cooldownMs: integer(env, 'CIRCUIT_BREAKER_COOLDOWN_MS', 60_000, 100, 3_600_000),
     },
+    allowHttpUrls: oneOf(env, 'ALLOW_HTTP_URLS', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 
-/** WORKER_*, DELIVERY_*, CIRCUIT_BREAKER_*, RATE_LIMIT_MAX_WAIT_SECONDS: how the worker delivers. */
+/** WORKER_*, DELIVERY_*, CIRCUIT_BREAKER_*, RATE_LIMIT_MAX_WAIT_SECONDS, ALLOW_HTTP_URLS: how the worker delivers. */
 export const deliveryConfig = configNamespace('delivery', readDeliveryConfig);
 
 /** Everything the worker reads, by owner. */
@@ -45,6 +52,8 @@ export interface WorkerAppConfig {
   sso: ConfigType<typeof ssoConfig>;
   dataKeyring: ConfigType<typeof dataKeyringConfig>;
   retention: ConfigType<typeof retentionConfig>;
+  /** SOURCES_FILE and the platforms' API URLs: the worker fetches records and maps native events. */
+  sources: ConfigType<typeof sourcesConfig>;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
@@ -56,6 +65,7 @@ export function readWorkerAppConfig(env: Env): WorkerAppConfig {
     sso: ssoConfig(env),
     dataKeyring: dataKeyringConfig(env),
     retention: retentionConfig(env),
+    sources: sourcesConfig(env),
   };
 }
 
@@ -67,6 +77,7 @@ export function workerConfigProviders(config: WorkerAppConfig): Provider[] {
     provideConfig(ssoConfig, config.sso),
     provideConfig(dataKeyringConfig, config.dataKeyring),
     provideConfig(retentionConfig, config.retention),
+    provideConfig(sourcesConfig, config.sources),
   ];
 }
 

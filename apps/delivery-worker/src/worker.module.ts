@@ -14,6 +14,7 @@ import {
   WeGroupOidcClient,
   ssoKeyring,
 } from '@app/wegroup';
+import { SourceRegistry, SourcesModule } from '@app/sources';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { RetentionSweeper } from './retention.sweeper';
 import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
@@ -50,6 +51,9 @@ export class WorkerModule {
         WeGroupHttpModule.register({ timeoutMs: config.wegroup.timeoutMs, maxSockets: config.delivery.concurrency }),
         // A worker: waits for Redis forever; its durability is checked as the processor starts.
         LeadQueueModule.forRoot({ redis: config.redis, role: 'worker', connectionName: 'delivery-worker', maintenance: true, queueErrors }),
+        // The sources file's sources only: INTAKE_API_KEYS's are `json` sources without a
+        // mapping, whose leads arrive in WeGroup's shape and are never mapped here.
+        SourcesModule.forRoot(config.sources, new SourceRegistry(config.sources.sources), { allowHttpUrls: config.delivery.allowHttpUrls }),
       ],
       providers: [
         ...workerConfigProviders(config),

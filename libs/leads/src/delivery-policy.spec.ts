@@ -14,6 +14,7 @@ import {
   UnreadableJobError,
   withCircuitCount,
 } from './delivery-policy';
+import { LeadMappingError, SourceFetchError } from './native-lead-errors';
 
 const retry = { scheduleMs: [5_000, 300_000], maxRateLimitWaitMs: 6 * 3_600_000 };
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
@@ -209,6 +210,105 @@ const rows: Row[] = [
     fresh,
     {},
     failedFor('The job is not a lead delivery: lead_id, distribution_id or sealed_lead is missing or malformed', null),
+  ],
+
+  // Native leads, before WeGroup is called: neither the platform's trouble nor a mapping counts toward WeGroup's circuit, nor pauses every delivery.
+  [
+    'a mapping that fails: failed at once, naming the fields',
+    failed(new LeadMappingError('Mapping of source "hubspot-main" gave no prospect.first_name, prospect.last_name', [{ field: 'prospect.first_name', message: 'is required' }])),
+    fresh,
+    {},
+    {
+      ...failedFor('Mapping of source "hubspot-main" gave no prospect.first_name, prospect.last_name', null),
+      failure: { kind: 'permanent', statusCode: null, before: 'mapping', retryAfterMs: null },
+      entry: { outcome: 'permanent', status_code: null, error: 'Mapping of source "hubspot-main" gave no prospect.first_name, prospect.last_name', body: null, next_delay_ms: null },
+    },
+  ],
+  ['a mapping failure on the first of many attempts is still final', failed(new LeadMappingError('prospect.email must be an e-mail')), fresh, { attempts: 9 }, failedFor('prospect.email must be an e-mail', null)],
+  [
+    "a source no longer configured: failed at once, naming it",
+    failed(new LeadMappingError('Source "gone" is no longer configured (SOURCES_FILE): add it back, then retry the lead')),
+    fresh,
+    {},
+    failedFor('Source "gone" is no longer configured (SOURCES_FILE): add it back, then retry the lead', null),
+  ],
+  [
+    "a transient fetch failure (the platform's 503): retried on the schedule, no pause, not counted",
+    failed(new SourceFetchError('HubSpot answered 503 fetching contact 101', 'transient', 503)),
+    fresh,
+    {},
+    {
+      type: 'retry',
+      delayMs: 5_000,
+      reason: 'HubSpot answered 503 fetching contact 101',
+      pauseMs: null,
+      countsTowardCircuit: false,
+      failure: { kind: 'transient', statusCode: null, before: 'fetch', reason: 'HubSpot answered 503 fetching contact 101' },
+      entry: { outcome: 'transient', status_code: null, error: 'HubSpot answered 503 fetching contact 101', body: null, next_delay_ms: 5_000, pause_ms: null },
+    },
+  ],
+  [
+    "a platform's 429 Retry-After longer than the step: this lead waits for it, nobody else does, the attempt is spent",
+    failed(new SourceFetchError('HubSpot answered 429 fetching contact 101', 'transient', 429, 120_000)),
+    fresh,
+    {},
+    {
+      type: 'retry',
+      delayMs: 120_000,
+      pauseMs: null,
+      countsTowardCircuit: false,
+      failure: { retryAfterMs: 120_000, honouredRetryAfterMs: 120_000, before: 'fetch' },
+      entry: { outcome: 'transient', retry_after_ms: 120_000, pause_ms: null, next_delay_ms: 120_000 },
+    },
+  ],
+  [
+    "a platform's hostile 429 Retry-After is capped at an hour",
+    failed(new SourceFetchError('Facebook Graph answered 429 fetching leadgen 7', 'transient', 429, HOSTILE_MS)),
+    fresh,
+    {},
+    { type: 'retry', delayMs: MAX_RATE_LIMIT_PAUSE_MS, pauseMs: null, countsTowardCircuit: false, failure: { retryAfterMs: HOSTILE_MS, honouredRetryAfterMs: MAX_RATE_LIMIT_PAUSE_MS } },
+  ],
+  [
+    "a platform's hostile 503 Retry-After is capped at the cool-down",
+    failed(new SourceFetchError('Pipedrive answered 503 fetching person 5', 'transient', 503, HOSTILE_MS)),
+    fresh,
+    {},
+    { type: 'retry', delayMs: 60_000, pauseMs: null, countsTowardCircuit: false, failure: { honouredRetryAfterMs: 60_000 } },
+  ],
+  [
+    'a network failure fetching the record (no status): retried',
+    failed(new SourceFetchError('Pipedrive did not answer fetching person 5 (timeout)', 'transient')),
+    fresh,
+    { attempt: 2, random: () => 0 },
+    { type: 'retry', delayMs: 240_000, countsTowardCircuit: false, pauseMs: null },
+  ],
+  [
+    'a transient fetch failure on the last attempt: the lead fails, not counted toward the circuit',
+    failed(new SourceFetchError('HubSpot answered 502 fetching contact 101', 'transient', 502, 2_000)),
+    fresh,
+    { attempt: 3 },
+    {
+      type: 'fail',
+      reason: 'HubSpot answered 502 fetching contact 101',
+      pauseMs: null,
+      countsTowardCircuit: false,
+      failure: { kind: 'transient', before: 'fetch' },
+      entry: { outcome: 'transient', next_delay_ms: null, pause_ms: null, retry_after_ms: 2_000 },
+    },
+  ],
+  [
+    'a permanent fetch failure (the record is gone): failed at once with its reason',
+    failed(new SourceFetchError('HubSpot answered 404 fetching contact 101', 'permanent', 404)),
+    fresh,
+    {},
+    { ...failedFor('HubSpot answered 404 fetching contact 101', null), failure: { kind: 'permanent', before: 'fetch', statusCode: null } },
+  ],
+  [
+    'no token configured to fetch with: failed at once with its reason',
+    failed(new SourceFetchError('Source "hubspot-main" has no access_token: HubSpot v3 events carry ids only, so contact 101 cannot be fetched', 'permanent')),
+    fresh,
+    {},
+    failedFor('Source "hubspot-main" has no access_token: HubSpot v3 events carry ids only, so contact 101 cannot be fetched', null),
   ],
 ];
 

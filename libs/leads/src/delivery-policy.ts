@@ -4,6 +4,7 @@ import { RetentionConfig, RetryConfig } from './lead-jobs.settings';
 import { AuthScheme, ReauthRequiredError } from '@app/wegroup/auth/wegroup-auth';
 import { FailureKind, truncate, WeGroupError } from '@app/wegroup/wegroup.errors';
 import { AttemptRecord, DeliverLeadJobData, DeliveryResult, HeldRecord } from './lead-job';
+import { LeadMappingError, SourceFetchError } from './native-lead-errors';
 
 /*
  * The delivery and retry policy, in one place: which outcomes are worth another try, the
@@ -144,12 +145,18 @@ export interface Failure {
   honouredRetryAfterMs: number | null;
   /** Set when the failure is not one of WeGroup's answers: it is logged whole (message, stack, cause). */
   error?: unknown;
+  /**
+   * A native lead that failed before WeGroup was called: fetching the platform's record, or
+   * mapping the event to a lead. `statusCode` is then null (it is WeGroup's); the platform's
+   * status is in the reason.
+   */
+  before?: 'fetch' | 'mapping';
 }
 
 export type Decision =
   | { type: 'delivered'; result: DeliveryResult; entry: AttemptEntry }
   /** Try again after `delayMs`; `pauseMs` pauses every delivery meanwhile (Retry-After on a 5xx). */
-  | { type: 'retry'; delayMs: number; reason: string; failure: Failure; entry: AttemptEntry; pauseMs: number | null; countsTowardCircuit: true }
+  | { type: 'retry'; delayMs: number; reason: string; failure: Failure; entry: AttemptEntry; pauseMs: number | null; countsTowardCircuit: boolean }
   /** No attempt will do better: the lead ends failed with `reason`. */
   | { type: 'fail'; reason: string; failure: Failure; entry: AttemptEntry; pauseMs: number | null; countsTowardCircuit: boolean }
   /**
@@ -178,6 +185,8 @@ export function decide(outcome: AttemptOutcome, lead: LeadState, context: Decisi
       return fail(fromWeGroup(new WeGroupError("The lead's personal data was erased before delivery: nothing to send.", 'permanent')));
     case 'failed':
       if (outcome.error instanceof ReauthRequiredError) return awaitSignIn(outcome.error, context.now);
+      if (outcome.error instanceof LeadMappingError) return fail(fromMapping(outcome.error));
+      if (outcome.error instanceof SourceFetchError) return afterFetchFailure(outcome.error, context);
       return afterFailure(outcome.error instanceof WeGroupError ? fromWeGroup(outcome.error) : unexpected(outcome.error), lead, context);
   }
 }
@@ -227,6 +236,39 @@ function fromWeGroup(error: WeGroupError): Classified {
     failure: { kind, statusCode: error.statusCode, reason: error.reason, retryAfterMs: error.retryAfterMs, honouredRetryAfterMs: null },
     entry: { status_code: error.statusCode, error: error.message, body: error.body },
   };
+}
+
+/**
+ * The source's mapping failed or its lead breaks the lead rules: no attempt will do better
+ * until the mapping is fixed (then POST /v1/leads/{id}/retry maps it again).
+ */
+function fromMapping(error: LeadMappingError): Classified {
+  return {
+    failure: { kind: 'permanent', statusCode: null, reason: error.reason, retryAfterMs: null, honouredRetryAfterMs: null, before: 'mapping' },
+    entry: { status_code: null, error: error.reason, body: null },
+  };
+}
+
+/**
+ * The platform's record could not be fetched (HubSpot, Pipedrive, Facebook). Retried on the
+ * schedule, and never sooner than the platform's Retry-After (capped as WeGroup's is); but
+ * the platform is not WeGroup: its trouble neither pauses every delivery nor counts toward
+ * WeGroup's circuit breaker, and a 429 from it spends the attempt (it holds back this lead only).
+ */
+function afterFetchFailure(error: SourceFetchError, context: DecisionContext): Decision {
+  const asked = error.retryAfterMs;
+  const honouredMs = honouredRetryAfterMs(asked, error.statusCode === 429, context.breakerCooldownMs);
+  const failure: Failure = { kind: error.kind, statusCode: null, reason: error.reason, retryAfterMs: asked, honouredRetryAfterMs: honouredMs, before: 'fetch' };
+  // The platform's words (the reason) only: names the platform, status and record id, no values.
+  const base = { status_code: null, error: error.reason, body: null, retry_after_ms: asked, pause_ms: null };
+  if (error.kind === 'permanent') {
+    return { type: 'fail', reason: error.reason, failure, entry: { outcome: 'permanent', ...base, next_delay_ms: null }, pauseMs: null, countsTowardCircuit: false };
+  }
+  if (context.attempt >= context.attempts) {
+    return { type: 'fail', reason: error.reason, failure, entry: { outcome: 'transient', ...base, next_delay_ms: null }, pauseMs: null, countsTowardCircuit: false };
+  }
+  const delayMs = retryDelayMs(context.retry, context.attempt, honouredMs, context.random);
+  return { type: 'retry', delayMs, reason: error.reason, failure, entry: { outcome: 'transient', ...base, next_delay_ms: delayMs }, pauseMs: null, countsTowardCircuit: false };
 }
 
 function afterFailure(classified: Classified, lead: LeadState, context: DecisionContext): Decision {

@@ -55,5 +55,7 @@ export function leadStatusView(record: LeadRecord): LeadStatusDto {
         : null,
     personal_data_erased_at: data.lead_erased_at ?? null,
     attempts_log: log,
+    // Which event a native lead came from; never the event (personal data, and sealed at rest).
+    ...(data.native ? { native: { type: data.native.type, event_id: data.native.event_id } } : {}),
   };
 }

@@ -7,7 +7,7 @@ import { AttemptRecord, HeldRecord } from './lead-job';
 import { readDataKeyring } from './data-keyring.config';
 import { readRetentionConfig, readRetryConfig } from './lead-jobs.settings';
 import { LeadRepository } from './lead.repository';
-import { sealLead } from './lead-sealing';
+import { openEvent, openLead, sealEvent, sealLead } from './lead-sealing';
 
 /**
  * Against real Redis and BullMQ: what the repository stores and changes is what BullMQ's
@@ -229,6 +229,73 @@ describe('LeadRepository (real Redis)', () => {
     const paused = await leads.pausedForMs();
     expect(paused).toBeGreaterThan(0);
     expect(paused).toBeLessThanOrEqual(60_000);
+    await queue.obliterate({ force: true });
+  });
+
+  describe('native leads', () => {
+    const EVENT = { objectId: 101, subscriptionType: 'contact.creation', email: 'ada@example.com' };
+    const nativeLead = (): Partial<DeliverLeadJobData> => ({
+      source: 'hubspot-main',
+      sealed_lead: null,
+      native: { type: 'hubspot', event_id: 'evt-1', sealed_event: sealEvent(keyring, EVENT) },
+    });
+
+    it('records the mapped lead sealed as its body, in one write, and keeps the event', async () => {
+      const job = await takeNew(nativeLead());
+      const mapped = { origin: 'HubSpot', prospect: { first_name: 'Ada', last_name: 'Lovelace' } };
+      await leads.recordMapped(job, mapped);
+      const data = (await leads.findData(job.id!))!;
+      expect(Keyring.isSealed(data.sealed_lead!)).toBe(true);
+      expect(data.sealed_lead).not.toContain('Lovelace');
+      expect(openLead(keyring, data)).toEqual(mapped);
+      expect(openEvent(keyring, data)).toEqual(EVENT);
+      expect(job.data.sealed_lead).toBe(data.sealed_lead);
+      await queue.obliterate({ force: true });
+    });
+
+    it('erases the raw event with the lead: a native lead that failed before it was ever mapped still had personal data', async () => {
+      const job = await takeNew(nativeLead());
+      await leads.appendAttempt(job, attempt('Mapping of source "hubspot-main" gave no prospect.first_name'));
+      await job.moveToFailed(new UnrecoverableError('mapping failed'), token, false);
+
+      expect(await leads.erase(job.id!)).toEqual({ outcome: 'scrubbed', had: true });
+      const data = (await leads.findData(job.id!))!;
+      expect(data.sealed_lead).toBeNull();
+      expect(data.native).toEqual({ type: 'hubspot', event_id: 'evt-1', sealed_event: null });
+      expect(data.lead_erased_at).toEqual(expect.any(String));
+      expect(openEvent(keyring, data)).toBeNull();
+      expect(await leads.erase(job.id!)).toEqual({ outcome: 'scrubbed', had: false });
+      await queue.obliterate({ force: true });
+    });
+
+    it('retention scrubs a delivered native lead: its mapped body and its raw event', async () => {
+      const job = await takeNew(nativeLead());
+      await leads.recordMapped(job, { prospect: { first_name: 'Ada', last_name: 'Lovelace' } });
+      await job.moveToCompleted({ status_code: 201, lead_id: 'wg-1' }, token, false);
+      // A lead kept only its event (an erasure raced a mapping, say): it still counts as holding data.
+      const eventOnly = await takeNew(nativeLead());
+      await eventOnly.moveToCompleted({ status_code: 201, lead_id: 'wg-2' }, token, false);
+
+      expect(await leads.scrubDeliveredBefore(Date.now() + 1_000)).toBe(2);
+      for (const id of [job.id!, eventOnly.id!]) {
+        const data = (await leads.findData(id))!;
+        expect(data).toMatchObject({ sealed_lead: null, native: { type: 'hubspot', event_id: 'evt-1', sealed_event: null } });
+      }
+      expect(await leads.scrubDeliveredBefore(Date.now() + 1_000)).toBe(0);
+      await queue.obliterate({ force: true });
+    });
+  });
+
+  it('counts accepted, delivered and failed leads per source, beside the queue', async () => {
+    const source = `counted-${randomUUID()}`;
+    const dedup = `dedup-${randomUUID()}`;
+    await leads.enqueueMany([{ data: newLead({ source }), deduplicationId: dedup }, { data: newLead({ source }), deduplicationId: dedup }, { data: newLead({ source: `${source}.b` }) }]);
+    await leads.countOutcome(source, 'delivered');
+    await leads.countOutcome(source, 'failed');
+    await leads.countOutcome(source, 'failed');
+    const counts = await leads.sourceCounts();
+    expect(counts.get(source)).toEqual({ accepted: 1, delivered: 1, failed: 2 });
+    expect(counts.get(`${source}.b`)).toEqual({ accepted: 1, delivered: 0, failed: 0 });
     await queue.obliterate({ force: true });
   });
 

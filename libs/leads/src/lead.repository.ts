@@ -6,8 +6,8 @@ import type { RedisClient } from '@app/queue';
 import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
 import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
-import { AttemptRecord, HeldRecord, LeadLogEntry, ReplayRecord } from './lead-job';
-import { openLogLine, scrubEntry, sealLogEntry } from './lead-sealing';
+import { AttemptRecord, HeldRecord, LeadBody, LeadLogEntry, ReplayRecord } from './lead-job';
+import { openLogLine, scrubEntry, sealLead, sealLogEntry } from './lead-sealing';
 
 /** The hash (beside the queue's keys, same hash tag) of each source's lead counters. */
 const SOURCE_COUNTS_KEY = 'source-counts';
@@ -254,7 +254,7 @@ export class LeadRepository {
     const state = await job.getState();
     if (state === 'active') return { outcome: 'busy' };
     if (state === 'completed' || state === 'failed') {
-      const had = job.data.sealed_lead !== null;
+      const had = holdsPersonalData(job.data);
       if (had) await this.scrub(job);
       return { outcome: 'scrubbed', had };
     }
@@ -273,7 +273,7 @@ export class LeadRepository {
     let scrubbed = 0;
     for await (const job of this.jobsIn('completed', true)) {
       if ((job.finishedOn ?? 0) >= cutoff) break;
-      if (!job.data?.sealed_lead) continue;
+      if (!job.data || !holdsPersonalData(job.data)) continue;
       await this.scrub(job);
       scrubbed++;
     }
@@ -307,6 +307,15 @@ export class LeadRepository {
   async holdUntil(job: LeadJob, held: HeldRecord, until: number, token: string | undefined): Promise<void> {
     await job.log(sealLogEntry(this.keyring, held));
     await job.moveToDelayed(until, token);
+  }
+
+  /**
+   * Stores the lead a native event was just mapped to, sealed, as the lead's body: ops see
+   * what was sent (GET /v1/leads/{id} and the dashboard show ciphertext only in Redis). The
+   * next attempt maps the event again, with the mapping in force then.
+   */
+  async recordMapped(job: LeadJob, lead: LeadBody): Promise<void> {
+    await job.updateData({ ...job.data, sealed_lead: sealLead(this.keyring, lead) });
   }
 
   /** Records how long 429s have held this lead in all (that time spends no attempts). */
@@ -347,14 +356,21 @@ export class LeadRepository {
   }
 
   /**
-   * Removes a finished lead's personal data and keeps its metadata: the sealed body goes, and
-   * the attempt log is rewritten without WeGroup's words and bodies (which can echo the
-   * prospect). Only for jobs no worker holds (completed or failed).
+   * Removes a finished lead's personal data and keeps its metadata: the sealed body goes, so
+   * does a native lead's raw event (its type and event id stay), and the attempt log is
+   * rewritten without WeGroup's words and bodies (which can echo the prospect). Only for jobs
+   * no worker holds (completed or failed).
    */
   private async scrub(job: LeadJob): Promise<void> {
     const { logs } = await this.queue.getJobLogs(job.id!);
     const entries = this.openLog(logs);
-    await job.updateData({ ...job.data, sealed_lead: null, lead_erased_at: new Date().toISOString() });
+    const { native } = job.data;
+    await job.updateData({
+      ...job.data,
+      sealed_lead: null,
+      ...(native ? { native: { ...native, sealed_event: null } } : {}),
+      lead_erased_at: new Date().toISOString(),
+    });
     await job.clearLogs();
     for (const entry of entries) await job.log(JSON.stringify(scrubEntry(entry)));
   }
@@ -362,4 +378,9 @@ export class LeadRepository {
   private openLog(lines: string[]): LeadLogEntry[] {
     return lines.map((line) => openLogLine(this.keyring, line)).filter((entry): entry is LeadLogEntry => entry !== null);
   }
+}
+
+/** A lead holds personal data while its body or (native leads) its raw event is kept. */
+function holdsPersonalData(data: DeliverLeadJobData): boolean {
+  return Boolean(data.sealed_lead) || Boolean(data.native?.sealed_event);
 }

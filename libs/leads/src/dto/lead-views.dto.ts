@@ -65,6 +65,14 @@ export class AttemptLogEntryDto {
   until?: string;
 }
 
+export class NativeEventViewDto {
+  @ApiProperty({ example: 'hubspot', description: 'The source type the event was received as.' })
+  type: string;
+
+  @ApiProperty({ example: '1234567890', description: "The platform's own id of the event (a redelivery of it is a replay)." })
+  event_id: string;
+}
+
 export class LeadStatusDto {
   @ApiProperty({ example: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' })
   id: string;
@@ -109,4 +117,11 @@ export class LeadStatusDto {
 
   @ApiProperty({ type: [AttemptLogEntryDto], description: 'Every attempt (and replay), oldest first.' })
   attempts_log: LeadLogEntry[];
+
+  @ApiPropertyOptional({
+    type: NativeEventViewDto,
+    description:
+      "Only for a lead posted as a platform's own webhook (POST /v1/hooks/{source}): which event it came from. The event itself is never shown; it is mapped again before each attempt.",
+  })
+  native?: NativeEventViewDto;
 }
