@@ -148,7 +148,8 @@ export class LeadRepository {
       })),
     );
     const stored = jobs.map((job) => job.id!);
-    await this.countAccepted(leads, stored);
+    // The leads are stored: a counter that could not be written must not make them look refused.
+    await this.countAccepted(leads, stored).catch((error: Error) => this.logger.warn(`Source counters not updated: ${error.message}`));
     return stored;
   }
 

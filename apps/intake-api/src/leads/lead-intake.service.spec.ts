@@ -34,6 +34,9 @@ function fakeQueue() {
       });
     }),
     getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
+    // The per-source counters the repository keeps beside the queue.
+    toKey: (type: string) => `test:leads:${type}`,
+    getBackend: () => ({ client: Promise.resolve({ pipeline: () => ({ hincrby: jest.fn(), exec: jest.fn(async () => []) }) }) }),
   };
   return queue;
 }
