@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { DEMO_SECRETS } from '@app/config';
-import { ComposeInterpolationError, interpolate, renderCompose } from './support/compose-env';
+import { ComposeInterpolationError, ComposeService, interpolate, renderCompose } from './support/compose-env';
 import { AppProcess, distinctFreePorts } from './support/processes';
 import { deleteKeys, uniqueQueuePrefix } from './support/redis-keys';
 
@@ -92,6 +92,18 @@ function pointAtLoopback(value: string, ports: Record<string, number>): string {
   });
 }
 
+/**
+ * A path inside a bind-mounted directory (SOURCES_FILE=/config/sources.yml, with ./config
+ * mounted at /config) becomes the same file in the repository: booted natively there is no
+ * /config, and the apps must read exactly the file compose would give them.
+ */
+function pointAtBinds(value: string, binds: ComposeService['binds']): string {
+  for (const { host, container } of binds) {
+    if (value === container || value.startsWith(`${container}/`)) return path.join(ROOT, host, value.slice(container.length));
+  }
+  return value;
+}
+
 /** Boots every app of one rendered compose file, in parallel, and says what became of each. */
 async function bootAll(row: string, dotEnv: Record<string, string>): Promise<Record<AppName, Outcome & { output: string }>> {
   const services = renderCompose(COMPOSE, dotEnv);
@@ -105,7 +117,7 @@ async function bootAll(row: string, dotEnv: Record<string, string>): Promise<Rec
         const service = services[app];
         expect(service.command).toEqual(['node', ...nodeCommand(app)]);
         const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...imageEnv() };
-        for (const [name, value] of Object.entries(service.environment)) env[name] = pointAtLoopback(value, ports);
+        for (const [name, value] of Object.entries(service.environment)) env[name] = pointAtBinds(pointAtLoopback(value, ports), service.binds);
         env[APPS[app].portVariable] = String(ports[app]);
         if ('QUEUE_PREFIX' in env) env.QUEUE_PREFIX = queuePrefix;
         const child = new AppProcess(`${row} ${app}`, spawn(process.execPath, service.command!.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -182,6 +194,20 @@ describe('docker-compose.yml booted natively, per WEGROUP_ENV', () => {
   });
 });
 
+describe('native sources in compose', () => {
+  it('intake and worker read SOURCES_FILE from ./config, mounted read-only at /config; the committed file declares no source', () => {
+    const services = renderCompose(COMPOSE, {});
+    const raw = parseYaml(COMPOSE, { merge: true }) as { services: Record<string, { volumes?: string[] }> };
+    for (const app of ['intake-api', 'delivery-worker'] as const) {
+      expect(raw.services[app].volumes).toContain('./config:/config:ro');
+      expect(services[app].environment.SOURCES_FILE).toBe('/config/sources.yml');
+      expect(pointAtBinds(services[app].environment.SOURCES_FILE, services[app].binds)).toBe(path.join(ROOT, 'config', 'sources.yml'));
+    }
+    expect(services['wegroup-sandbox'].environment).not.toHaveProperty('SOURCES_FILE');
+    expect(parseYaml(read('config/sources.yml'))).toEqual({ sources: [] });
+  });
+});
+
 describe('the compose renderer', () => {
   const vars = { SET: 'value', EMPTY: '' };
 
@@ -217,6 +243,8 @@ describe('the compose renderer', () => {
       copyFileSync(path.join(ROOT, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
       mkdirSync(path.join(dir, 'deploy'));
       copyFileSync(path.join(ROOT, 'deploy/intake-proxy.conf'), path.join(dir, 'deploy/intake-proxy.conf'));
+      mkdirSync(path.join(dir, 'config'));
+      copyFileSync(path.join(ROOT, 'config/sources.yml'), path.join(dir, 'config/sources.yml'));
       writeFileSync(path.join(dir, '.env'), Object.entries(dotEnv).map(([name, value]) => `${name}=${value}\n`).join(''));
       // .env as compose reads it, and nothing from this shell (compose would let it win).
       const result = spawnSync('docker-compose', ['config'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir } });

@@ -10,6 +10,8 @@ import { parseDocument } from 'yaml';
 export interface ComposeService {
   command?: string[];
   environment: Record<string, string>;
+  /** Bind mounts in short syntax (`./config:/config:ro`): host path (relative to the file) → container path. */
+  binds: Array<{ host: string; container: string }>;
 }
 
 export class ComposeInterpolationError extends Error {}
@@ -59,6 +61,16 @@ function environmentOf(raw: unknown): Record<string, string> {
   return Object.fromEntries(entries.map(([name, value]) => [name, value === null || value === undefined ? '' : String(value)]));
 }
 
+/** Short-syntax bind mounts (a host path starting with `.` or `/`); named volumes are not files the apps read. */
+function bindsOf(raw: unknown): Array<{ host: string; container: string }> {
+  if (!Array.isArray(raw)) return [];
+  return raw
+    .filter((item): item is string => typeof item === 'string')
+    .map((item) => item.split(':'))
+    .filter(([host, container]) => container !== undefined && /^[./]/.test(host))
+    .map(([host, container]) => ({ host, container }));
+}
+
 /** The services of a compose file rendered with `vars` (what compose reads from the shell and .env). */
 export function renderCompose(yamlText: string, vars: Record<string, string | undefined>): Record<string, ComposeService> {
   const document = parseDocument(yamlText, { merge: true });
@@ -70,6 +82,7 @@ export function renderCompose(yamlText: string, vars: Record<string, string | un
       {
         command: Array.isArray(service.command) ? service.command.map(String) : undefined,
         environment: environmentOf(service.environment),
+        binds: bindsOf(service.volumes),
       },
     ]),
   );
