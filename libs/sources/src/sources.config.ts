@@ -1,4 +1,4 @@
-import { Env } from '@app/config';
+import { ConfigError, Env } from '@app/config';
 import { configNamespace } from '@app/config/config-namespace';
 import { SourceDefinition } from './source.types';
 
@@ -19,8 +19,18 @@ export interface SourcesConfig {
 
 /** Reads and checks SOURCES_FILE (YAML, `${ENV_VAR}` secrets); a problem is a ConfigError naming the source. */
 export function readSourcesConfig(env: Env): SourcesConfig {
-  void env;
-  throw new Error('not implemented');
+  // STUB (intake branch): without SOURCES_FILE there are no file sources; the sources lib's
+  // implementation reads the file.
+  const file = env.SOURCES_FILE?.trim() || null;
+  if (file) throw new ConfigError('SOURCES_FILE', 'is not read yet (not implemented)');
+  return {
+    sources: [],
+    file,
+    hubspotApiUrl: env.HUBSPOT_API_URL?.trim() || 'https://api.hubapi.com',
+    pipedriveApiUrl: env.PIPEDRIVE_API_URL?.trim() || 'https://api.pipedrive.com',
+    facebookGraphUrl: env.FACEBOOK_GRAPH_URL?.trim() || 'https://graph.facebook.com/v23.0',
+    publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
+  };
 }
 
 /** SOURCES_FILE and the platforms' API URLs: both apps read it (the intake authenticates, the worker fetches and maps). */
