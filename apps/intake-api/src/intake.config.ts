@@ -8,6 +8,7 @@ import { redisConfig } from '@app/queue';
 import { retentionConfig, retryConfig } from '@app/leads';
 import { ssoConfig, weGroupRoutesConfig } from '@app/wegroup';
 import { SourceRegistry, sourcesConfig } from '@app/sources';
+import { HOOK_BODY_LIMIT_BYTES } from './hooks/hook-request';
 
 export interface IntakeConfig {
   port: number;
@@ -94,6 +95,9 @@ function readBodyBudget(env: Env, batchBodyLimitBytes: number): number {
       'INTAKE_BODY_BUDGET_BYTES',
       `must be at least INTAKE_BATCH_BODY_LIMIT_BYTES (${batchBodyLimitBytes}): a batch of the largest size could never be read`,
     );
+  }
+  if (budget < HOOK_BODY_LIMIT_BYTES) {
+    throw new ConfigError('INTAKE_BODY_BUDGET_BYTES', `must be at least ${HOOK_BODY_LIMIT_BYTES}: the largest body POST /v1/hooks/{source} takes could never be read`);
   }
   return budget;
 }

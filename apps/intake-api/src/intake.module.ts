@@ -11,6 +11,12 @@ import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
 import { SsoConnectionsController } from './connections/sso-connections.controller';
 import { SsoConnectionsService } from './connections/sso-connections.service';
+import { HookIntakeService } from './hooks/hook-intake.service';
+import { HookThrottle } from './hooks/hook-throttle';
+import { HooksController } from './hooks/hooks.controller';
+import { PreviewOpsGuard } from './sources/preview-ops.guard';
+import { SourcesController } from './sources/sources.controller';
+import { SourcesService } from './sources/sources.service';
 import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -37,7 +43,7 @@ export class IntakeModule {
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
         SourcesModule.forRoot(config.sources, config.registry),
       ],
-      controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
+      controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
         ...intakeConfigProviders(config),
         { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
@@ -70,6 +76,10 @@ export class IntakeModule {
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,
+        HookIntakeService,
+        HookThrottle,
+        PreviewOpsGuard,
+        SourcesService,
         LeadStatusService,
         LeadRepository,
         RedisHealthIndicator,
