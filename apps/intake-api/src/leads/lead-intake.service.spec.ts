@@ -34,6 +34,9 @@ function fakeQueue() {
       });
     }),
     getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
+    // The repository counts each source's accepted leads beside the queue, in one pipeline.
+    toKey: (name: string) => `q:${name}`,
+    getBackend: () => ({ client: Promise.resolve({ pipeline: () => ({ hincrby: jest.fn(), exec: jest.fn(async () => []) }) }) }),
   };
   return queue;
 }
