@@ -31,7 +31,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setDescription(
       'Post leads from a CRM; they are stored durably and delivered to WeGroup in the background. ' +
         'Authenticate with the `X-API-Key` header; a source configured with a signing secret also signs every request (Standard Webhooks `webhook-*` headers). ' +
-          "CRMs and lead-ad platforms may instead post their own webhooks to `POST /v1/hooks/{source}` (a source of SOURCES_FILE), authenticated the platform's way. Errors are RFC 9457 problem documents.',
+          "CRMs and lead-ad platforms may instead post their own webhooks to `POST /v1/hooks/{source}` (a source of SOURCES_FILE), authenticated the platform's way. Errors are RFC 9457 problem documents.",
     )
     .setVersion('1')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Your intake key (INTAKE_API_KEYS).' }, 'api-key')
