@@ -172,6 +172,13 @@ describe('OpenAPI document served at /docs-json', () => {
     expect(unknown).toEqual(documented('/v1/leads/{id}', 'get', 404));
     const unknownOps = await answer('/v1/leads/6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10/retry', { method: 'POST', headers: { authorization: OPS_AUTH } });
     expect({ status: unknownOps.status, title: unknownOps.title }).toEqual({ status: 404, title: 'Not Found' });
+    // The hook route: its documented source is not configured here, and a body no platform sends.
+    const unknownSource = await answer('/v1/hooks/hubspot-main', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(unknownSource).toEqual(documented('/v1/hooks/{source}', 'post', 404));
+    const hookText = await answer('/v1/hooks/test-crm', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(hookText).toEqual(documented('/v1/hooks/{source}', 'post', 415));
+    const noOpsSources = await answer('/v1/sources', { method: 'GET' });
+    expect(noOpsSources).toEqual(documented('/v1/sources', 'get', 401));
   });
 
   it('documents what the server answers without Redis: the 503 of a lead route and of readiness', async () => {

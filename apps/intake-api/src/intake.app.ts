@@ -1,5 +1,5 @@
 import { HttpStatus, VersioningType } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import helmet, { HelmetOptions } from 'helmet';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
@@ -11,6 +11,9 @@ import { IntakeAppConfig } from './intake.config';
 import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
 import { BodyBudget, markInexactNumbers } from './common/body-limits';
 import { ProblemException } from './common/problem';
+import { SourceRegistry } from '@app/sources';
+import { HookIntakeService } from './hooks/hook-intake.service';
+import { bodyTypesOf, HOOK_BODY_LIMIT_BYTES, HOOK_ROUTE, isJsonType, PREVIEW_ROUTE, XML_TYPES } from './hooks/hook-request';
 import { IntakeModule } from './intake.module';
 import { ApiKeyGuard } from './leads/api-key.guard';
 import { LEAD_BATCH_ROUTE } from './leads/lead-batch';
@@ -27,7 +30,8 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setTitle('WeGroup lead intake')
     .setDescription(
       'Post leads from a CRM; they are stored durably and delivered to WeGroup in the background. ' +
-        'Authenticate with the `X-API-Key` header; a source configured with a signing secret also signs every request (Standard Webhooks `webhook-*` headers). Errors are RFC 9457 problem documents.',
+        'Authenticate with the `X-API-Key` header; a source configured with a signing secret also signs every request (Standard Webhooks `webhook-*` headers). ' +
+          "CRMs and lead-ad platforms may instead post their own webhooks to `POST /v1/hooks/{source}` (a source of SOURCES_FILE), authenticated the platform's way. Errors are RFC 9457 problem documents.",
     )
     .setVersion('1')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Your intake key (INTAKE_API_KEYS).' }, 'api-key')
@@ -37,44 +41,67 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 }
 
 /**
- * The batch route takes bodies up to INTAKE_BATCH_BODY_LIMIT_BYTES (up to 500 leads); every
- * other route BODY_LIMIT_BYTES. Set as the route is registered (Nest does that in init()).
+ * The batch route takes bodies up to INTAKE_BATCH_BODY_LIMIT_BYTES (up to 500 leads), the hook
+ * route and its preview HOOK_BODY_LIMIT_BYTES (a Salesforce message of 100 notifications);
+ * every other route BODY_LIMIT_BYTES. Set as the route is registered (Nest does that in init()).
  */
-function batchBodyLimit(fastify: FastifyInstance, limit: number): void {
+function routeBodyLimits(fastify: FastifyInstance, batchLimit: number): void {
+  const limits = new Map([
+    [LEAD_BATCH_ROUTE, batchLimit],
+    [HOOK_ROUTE, HOOK_BODY_LIMIT_BYTES],
+    [PREVIEW_ROUTE, HOOK_BODY_LIMIT_BYTES],
+  ]);
   fastify.addHook('onRoute', (route) => {
-    if (route.url === LEAD_BATCH_ROUTE) route.bodyLimit = limit;
+    const limit = limits.get(route.url);
+    if (limit !== undefined) route.bodyLimit = limit;
   });
 }
 
-/** Our API takes JSON only; anything else is a 415 that says so, before any parsing. */
+/**
+ * Our API takes JSON only, but for the platforms' own webhooks (also forms and XML) and their
+ * preview (also XML); anything else is a 415 that says so, before any parsing.
+ */
 function requireJsonBodies(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') || !BODY_METHODS.has(request.method)) return;
     const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     const type = request.headers['content-type'];
-    if (hasBody && !(type && JSON_TYPE.test(type))) {
+    const types = bodyTypesOf(request.routeOptions.url);
+    if (hasBody && !(type && types.accepts(type))) {
       throw new ProblemException(
         HttpStatus.UNSUPPORTED_MEDIA_TYPE,
-        `Content-Type must be application/json${type ? `, got "${type.slice(0, 100)}"` : ' (the header is missing)'}.`,
+        `Content-Type must be ${types.names}${type ? `, got "${type.slice(0, 100)}"` : ' (the header is missing)'}.`,
       );
     }
   });
 }
 
 /**
+ * XML bodies (Salesforce's SOAP Outbound Messages) are parsed by the adapter, over the text:
+ * the body is that text, and the bytes are kept (rawBody) like every other body's. Only the
+ * hook and preview routes let XML past requireJsonBodies.
+ */
+function parseXmlAsText(app: NestFastifyApplication): void {
+  app.useBodyParser(XML_TYPES, { bodyLimit: HOOK_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body.toString('utf8')));
+}
+
+/**
  * JSON is UTF-8 (RFC 8259); other bytes would reach WeGroup mangled, and signatures cover bytes.
  * Numbers no double holds exactly (`1e400`, 30 digits) are marked in the parsed body, so the
- * body checks refuse them by name instead of passing on what JSON.parse made of them.
+ * body checks refuse them by name instead of passing on what JSON.parse made of them. Only in
+ * JSON bodies that are leads: a native event is stored as the platform sent it, and its
+ * mapping decides what its numbers are.
  */
-function requireUtf8Bodies(fastify: FastifyInstance): void {
+function requireUtf8Bodies(fastify: FastifyInstance, marksNumbers: (request: FastifyRequest) => boolean): void {
   fastify.addHook('preValidation', async (request) => {
     const raw = (request as { rawBody?: Buffer }).rawBody;
     if (raw && !isUtf8(raw)) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The request body is not valid UTF-8 (JSON must be UTF-8).', [
+      const json = isJsonType(request.headers['content-type']);
+      throw new ProblemException(HttpStatus.BAD_REQUEST, `The request body is not valid UTF-8${json ? ' (JSON must be UTF-8)' : ''}.`, [
         { field: '(body)', message: 'must be valid UTF-8' },
       ]);
     }
-    if (raw && request.body !== null && typeof request.body === 'object') markInexactNumbers(raw.toString('utf8'), request.body);
+    if (raw && request.body !== null && typeof request.body === 'object' && marksNumbers(request)) markInexactNumbers(raw.toString('utf8'), request.body);
   });
 }
 
@@ -88,13 +115,22 @@ const UNREAD = Symbol('unread body');
  * the guards answer it as always (401, counted by the rate limit), and Node discards the real
  * bytes once the answer is sent. A signing source's signature covers the body, so it is
  * checked after it, by ApiKeyGuard.
+ *
+ * The hook route likewise: a blocked address or source is answered 429 here, and a request to
+ * an unknown source, or failing a check made on headers alone (basic auth, a token, an API
+ * key), is left unread and answered by the route (404, 401). Signatures are checked over the
+ * body, after it is read.
  */
-function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard): void {
+function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard, hooks: HookIntakeService): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
     if (request.method === 'POST' && KEYED_BODY_ROUTES.has(request.routeOptions.url ?? '') && apiKeys.keySource(request) === undefined) {
       (request as { [UNREAD]?: boolean })[UNREAD] = true;
     }
     done();
+  });
+  fastify.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url !== HOOK_ROUTE) return;
+    if (await hooks.beforeBody(request)) (request as { [UNREAD]?: boolean })[UNREAD] = true;
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
     if (!(request as { [UNREAD]?: boolean })[UNREAD]) return done(null, payload);
@@ -168,7 +204,18 @@ function helmetHeaders(options: HelmetOptions): Record<string, string> {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+
+/**
+ * Whether the body is a platform's payload rather than a lead: the hook route's, but for a
+ * `json` source without a mapping (its body is a POST /v1/leads body), and the preview's.
+ */
+function isNativeBody(request: FastifyRequest, registry: SourceRegistry): boolean {
+  const route = request.routeOptions.url;
+  if (route === PREVIEW_ROUTE) return true;
+  if (route !== HOOK_ROUTE) return false;
+  const source = registry.get((request.params as { source?: string }).source ?? '');
+  return !(source?.type === 'json' && !source.mapping);
+}
 
 /** Logging of the intake: `logger` (Nest levels, as tests pass it), or a pino `logLevel` / `logDestination`. */
 export type IntakeAppOptions = AppLoggingOptions;
@@ -180,7 +227,8 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
     // The raw bytes are what a webhook signature covers.
     { bufferLogs: true, rawBody: true },
   );
-  batchBodyLimit(app.getHttpAdapter().getInstance(), config.intake.batchBodyLimitBytes);
+  routeBodyLimits(app.getHttpAdapter().getInstance(), config.intake.batchBodyLimitBytes);
+  parseXmlAsText(app);
   useStructuredLogger(app);
   echoRequestId(app.getHttpAdapter().getInstance());
   app.get(IntakeMetrics).attach(app.getHttpAdapter().getInstance());
@@ -190,9 +238,9 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   // request that Sec-Fetch-Site or Origin says is cross-site is a 403 (curl sends neither).
   app.enableCsrfProtection();
   requireJsonBodies(app.getHttpAdapter().getInstance());
-  refuseUnkeyedBodiesUnread(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
+  refuseUnkeyedBodiesUnread(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard), app.get(HookIntakeService));
   budgetBodiesInFlight(app.getHttpAdapter().getInstance(), new BodyBudget(config.intake.bodyBudgetBytes));
-  requireUtf8Bodies(app.getHttpAdapter().getInstance());
+  requireUtf8Bodies(app.getHttpAdapter().getInstance(), (request) => isJsonType(request.headers['content-type']) && !isNativeBody(request, config.registry));
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@app/config';
-import { readIntakeConfig } from './intake.config';
+import { SourceDefinition } from '@app/sources';
+import { readIntakeConfig, sourceRegistry } from './intake.config';
 
 const base = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef,beta:beta-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' };
 const secret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;
@@ -81,5 +82,37 @@ describe('intake edge configuration', () => {
     const message = errorOf(() => readIntakeConfig({ ...base, INTAKE_WEBHOOK_SECRETS: `acme:${s},acme:${s}` }));
     expect(message).toContain('listed twice');
     expect(message).not.toContain(s.slice(6));
+  });
+});
+
+describe('the intake source registry', () => {
+  const sources = (list: SourceDefinition[] = []) => ({ sources: list, file: list.length ? 'sources.yml' : null, hubspotApiUrl: '', pipedriveApiUrl: '', facebookGraphUrl: '', publicBaseUrl: null });
+  const fileJson: SourceDefinition = {
+    name: 'file-crm',
+    type: 'json',
+    declaredIn: 'SOURCES_FILE',
+    credentials: { type: 'json', api_key: 'file-key-0123456789abcdef', webhook_secrets: [] },
+  };
+
+  it('holds INTAKE_API_KEYS entries as json sources, and a file json source\'s api_key as an intake key', () => {
+    const registry = sourceRegistry(sources([fileJson]), readIntakeConfig(base));
+    expect(registry.all().map(({ name, type, declaredIn }) => `${name}:${type}:${declaredIn}`)).toEqual([
+      'file-crm:json:SOURCES_FILE',
+      'acme:json:INTAKE_API_KEYS',
+      'beta:json:INTAKE_API_KEYS',
+    ]);
+    expect(Object.fromEntries(registry.apiKeys())).toEqual({
+      'file-key-0123456789abcdef': 'file-crm',
+      'acme-key-0123456789abcdef': 'acme',
+      'beta-key-0123456789abcdef': 'beta',
+    });
+  });
+
+  it('does without INTAKE_API_KEYS when SOURCES_FILE is set, but needs one source in all, naming both variables', () => {
+    const withFile = { OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password', SOURCES_FILE: 'sources.yml' };
+    expect(readIntakeConfig(withFile).apiKeys.size).toBe(0);
+    expect(sourceRegistry(sources([fileJson]), readIntakeConfig(withFile)).all()).toHaveLength(1);
+    expect(errorOf(() => sourceRegistry(sources(), readIntakeConfig(withFile)))).toMatch(/INTAKE_API_KEYS.*SOURCES_FILE/);
+    expect(errorOf(() => readIntakeConfig({ OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password' }))).toContain('INTAKE_API_KEYS is required');
   });
 });

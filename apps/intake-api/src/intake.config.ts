@@ -7,6 +7,8 @@ import { dataKeyringConfig } from '@app/leads';
 import { redisConfig } from '@app/queue';
 import { retentionConfig, retryConfig } from '@app/leads';
 import { ssoConfig, weGroupRoutesConfig } from '@app/wegroup';
+import { SourceRegistry, sourcesConfig } from '@app/sources';
+import { HOOK_BODY_LIMIT_BYTES } from './hooks/hook-request';
 
 export interface IntakeConfig {
   port: number;
@@ -40,7 +42,8 @@ export interface IntakeConfig {
 export function readIntakeConfig(env: Env): IntakeConfig {
   const apiKeys = new Map<string, string>();
   const pairs = list(env, 'INTAKE_API_KEYS');
-  if (pairs.length === 0) throw new ConfigError('INTAKE_API_KEYS', 'is required: comma-separated source:key pairs');
+  // With a sources file, its sources may be the only ones (readIntakeAppConfig checks there is one at least).
+  if (pairs.length === 0 && !env.SOURCES_FILE?.trim()) throw new ConfigError('INTAKE_API_KEYS', 'is required: comma-separated source:key pairs');
   for (const pair of pairs) {
     const colon = pair.indexOf(':');
     const source = colon > 0 ? pair.slice(0, colon).trim() : '';
@@ -92,6 +95,9 @@ function readBodyBudget(env: Env, batchBodyLimitBytes: number): number {
       'INTAKE_BODY_BUDGET_BYTES',
       `must be at least INTAKE_BATCH_BODY_LIMIT_BYTES (${batchBodyLimitBytes}): a batch of the largest size could never be read`,
     );
+  }
+  if (budget < HOOK_BODY_LIMIT_BYTES) {
+    throw new ConfigError('INTAKE_BODY_BUDGET_BYTES', `must be at least ${HOOK_BODY_LIMIT_BYTES}: the largest body POST /v1/hooks/{source} takes could never be read`);
   }
   return budget;
 }
@@ -183,20 +189,40 @@ export interface IntakeAppConfig {
   /** The intake sets the attempt budget and retention on each job it enqueues. */
   retry: ConfigType<typeof retryConfig>;
   retention: ConfigType<typeof retentionConfig>;
+  /** SOURCES_FILE and the platforms' URLs (PUBLIC_BASE_URL: the hook URLs). */
+  sources: ConfigType<typeof sourcesConfig>;
+  /** Every source: SOURCES_FILE's and one `json` source per INTAKE_API_KEYS entry. */
+  registry: SourceRegistry;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
 export function readIntakeAppConfig(env: Env): IntakeAppConfig {
   const sso = ssoConfig(env);
+  const intake = intakeConfig(env);
+  const sources = sourcesConfig(env);
   return {
     redis: redisConfig(env),
-    intake: intakeConfig(env),
+    intake,
+    sources,
+    registry: sourceRegistry(sources, intake),
     routes: weGroupRoutesConfig(env),
     sso,
     dataKeyring: dataKeyringConfig(env),
     retry: retryConfig(env),
     retention: retentionConfig(env),
   };
+}
+
+/**
+ * One registry of sources, whichever way each was declared; the intake's X-API-Key keys are
+ * its `json` sources' keys (a file `json` source's api_key works on POST /v1/leads too).
+ */
+export function sourceRegistry(sources: ConfigType<typeof sourcesConfig>, intake: IntakeConfig): SourceRegistry {
+  const registry = new SourceRegistry([...sources.sources, ...SourceRegistry.fromApiKeys(intake.apiKeys, intake.webhookSecrets)]);
+  if (registry.all().length === 0) {
+    throw new ConfigError('INTAKE_API_KEYS', 'is empty and SOURCES_FILE declares no source: declare at least one source in either');
+  }
+  return registry;
 }
 
 export function intakeConfigProviders(config: IntakeAppConfig): Provider[] {
@@ -208,5 +234,6 @@ export function intakeConfigProviders(config: IntakeAppConfig): Provider[] {
     provideConfig(dataKeyringConfig, config.dataKeyring),
     provideConfig(retryConfig, config.retry),
     provideConfig(retentionConfig, config.retention),
+    provideConfig(sourcesConfig, config.sources),
   ];
 }

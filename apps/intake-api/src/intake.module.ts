@@ -4,12 +4,19 @@ import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { RedisClient } from '@app/queue';
 import { LeadRepository } from '@app/leads';
+import { SourcesModule } from '@app/sources';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
 import { SsoConnectionsController } from './connections/sso-connections.controller';
 import { SsoConnectionsService } from './connections/sso-connections.service';
+import { HookIntakeService } from './hooks/hook-intake.service';
+import { HookThrottle } from './hooks/hook-throttle';
+import { HooksController } from './hooks/hooks.controller';
+import { PreviewOpsGuard } from './sources/preview-ops.guard';
+import { SourcesController } from './sources/sources.controller';
+import { SourcesService } from './sources/sources.service';
 import { HealthController } from './health/health.controller';
 import { IntakeMetrics } from './metrics/intake.metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -34,14 +41,16 @@ export class IntakeModule {
         TerminusModule,
         // A producer: requests fail fast while Redis is away; REDIS_WAIT_REPLICAS applies here.
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
+        SourcesModule.forRoot(config.sources, config.registry),
       ],
-      controllers: [LeadIntakeController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
+      controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
         ...intakeConfigProviders(config),
         { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
         { provide: APP_FILTER, useClass: ProblemFilter },
-        { provide: INTAKE_API_KEYS, useValue: config.intake.apiKeys },
-        { provide: INTAKE_WEBHOOK_SECRETS, useValue: config.intake.webhookSecrets },
+        // The X-API-Key keys and signing secrets of every `json` source, whichever way it was declared.
+        { provide: INTAKE_API_KEYS, useValue: config.registry.apiKeys() },
+        { provide: INTAKE_WEBHOOK_SECRETS, useValue: config.registry.webhookSecrets() },
         // Per-source rate limit of the lead routes (SourceThrottlerGuard), counted in Redis.
         {
           provide: getOptionsToken(),
@@ -67,6 +76,10 @@ export class IntakeModule {
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,
+        HookIntakeService,
+        HookThrottle,
+        PreviewOpsGuard,
+        SourcesService,
         LeadStatusService,
         LeadRepository,
         RedisHealthIndicator,

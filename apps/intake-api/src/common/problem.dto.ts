@@ -39,7 +39,7 @@ const RETRY_AFTER: Record<string, HeaderObject> = { 'Retry-After': { description
  * is for its success answer) with an example of this status, in the server's own words, so
  * Swagger UI does not show every error as the same 400.
  */
-const problem = (status: number, description: string, example: { detail: string; errors?: FieldError[] }, headers?: Record<string, HeaderObject>) => () =>
+export const problem = (status: number, description: string, example: { detail: string; errors?: FieldError[] }, headers?: Record<string, HeaderObject>) => () =>
   applyDecorators(
     ApiExtraModels(ProblemDto),
     ApiResponse({

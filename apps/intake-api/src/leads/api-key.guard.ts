@@ -23,7 +23,8 @@ const AUTHENTICATION = Symbol('authentication');
 type MemoRequest = SourceRequest & { [AUTHENTICATION]?: Authentication };
 
 /**
- * Authenticates a CRM by its `X-API-Key` and records which source it is. Keys are compared
+ * Authenticates a CRM by its `X-API-Key` and records which source it is. The keys are the
+ * `json` sources' of the source registry (INTAKE_API_KEYS, and SOURCES_FILE's `api_key`s). Keys are compared
  * as SHA-256 digests in constant time, so timing does not reveal a key's prefix. A source
  * with signing secrets (INTAKE_WEBHOOK_SECRETS) must also sign every request (Standard
  * Webhooks), so a leaked key alone is not enough. A route marked `@OpsMayRead()` also takes the
@@ -53,11 +54,21 @@ export class ApiKeyGuard implements CanActivate {
         return true;
       }
     }
-    const authentication = this.authenticate(request);
-    if ('error' in authentication) throw authentication.error;
+    const authentication = this.authenticated(request);
     request.source = authentication.source;
     request.webhookId = authentication.webhookId;
     return true;
+  }
+
+  /**
+   * The source the request's key (and, for a signing source, its signature over the body)
+   * proves, and the verified webhook-id; otherwise throws the 401 to answer. For routes that
+   * authenticate themselves (a `json` source's hook).
+   */
+  authenticated(request: SourceRequest): { source: string; webhookId?: string } {
+    const authentication = this.authenticate(request);
+    if ('error' in authentication) throw authentication.error;
+    return authentication;
   }
 
   /** The authenticated source, or undefined when the request would be refused. Never throws. */

@@ -49,6 +49,20 @@ const LEADS_PER_TURN = 25;
 /** An Idempotency-Key header: 1 to 255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * A request's idempotency key: a signed request's webhook-id, else the Idempotency-Key header
+ * (checked: a 400 names it). Shared by the lead routes and a `json` source's hook.
+ */
+export function idempotencyKeyOf(webhookId: string | undefined, header: string | undefined): string | undefined {
+  if (webhookId !== undefined) return `webhook:${webhookId}`;
+  if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) {
+    throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
+      { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+    ]);
+  }
+  return header;
+}
+
 @ApiTags('leads')
 @ApiSecurity('api-key')
 // The throttler first: it counts refused requests too (by address), which slows key guessing.
@@ -245,13 +259,7 @@ export class LeadIntakeController {
    * make a new lead.
    */
   private idempotencyKey(request: SourceRequest, header: string | undefined): string | undefined {
-    if (request.webhookId !== undefined) return `webhook:${request.webhookId}`;
-    if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', [
-        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
-      ]);
-    }
-    return header;
+    return idempotencyKeyOf(request.webhookId, header);
   }
 
   @Get(':id')

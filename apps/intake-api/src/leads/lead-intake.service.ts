@@ -82,11 +82,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
     const refusal = await this.routeProblem(distributionId);
     if (refusal) throw refusal;
     const lead = this.prepare(dto, distributionId, source, idempotencyKey, requestId);
-    const storedId = await withRedisTimeout(
-      this.enqueuer.add(lead),
-      (error) => this.logger.warn(`Lead not enqueued, Redis unavailable: ${error.message}`),
-      this.enqueueTimeoutMs,
-    );
+    const [storedId] = await this.store([lead], 'Lead');
     return this.settle(storedId, lead);
   }
 
@@ -110,10 +106,9 @@ export class LeadIntakeService implements OnApplicationShutdown {
       else queued.push({ index, lead: this.prepare(dto, distributions[index], source, idempotencyKey, requestId) });
     }
     if (queued.length === 0) return outcomes;
-    const storedIds = await withRedisTimeout(
-      this.enqueuer.addAll(queued.map(({ lead }) => lead)),
-      (error) => this.logger.warn(`Batch of ${queued.length} leads not enqueued, Redis unavailable: ${error.message}`),
-      this.enqueueTimeoutMs,
+    const storedIds = await this.store(
+      queued.map(({ lead }) => lead),
+      `Batch of ${queued.length} leads`,
     );
     await Promise.all(
       queued.map(async ({ index, lead }, i) => {
@@ -134,8 +129,27 @@ export class LeadIntakeService implements OnApplicationShutdown {
     await this.enqueuer.drain(this.enqueueTimeoutMs);
   }
 
+  /**
+   * Stores these leads (with whatever else is enqueued in this turn: one addBulk) and answers
+   * once Redis has: for each, the id of the job kept (its own, or the one it deduplicated
+   * into). Redis not answering in time is a 503 + Retry-After (RedisUnavailableException);
+   * `what` names the leads in the log line that says so.
+   */
+  async store(leads: NewLead[], what: string): Promise<string[]> {
+    return withRedisTimeout(
+      this.enqueuer.addAll(leads),
+      (error) => this.logger.warn(`${what} not enqueued, Redis unavailable: ${error.message}`),
+      this.enqueueTimeoutMs,
+    );
+  }
+
+  /** The distribution a lead goes to: the one it (or its source) names, else the default (WEGROUP_DISTRIBUTION_ID). */
+  distributionFor(requested: string | undefined): string {
+    return requested ?? this.defaultDistributionId;
+  }
+
   private distributionOf(dto: CreateLeadDto): string {
-    return dto.distribution_id ?? this.defaultDistributionId;
+    return this.distributionFor(dto.distribution_id);
   }
 
   private prepare(dto: CreateLeadDto, distributionId: string, source: string, idempotencyKey?: string, requestId?: string): Prepared {
@@ -183,7 +197,7 @@ export class LeadIntakeService implements OnApplicationShutdown {
    * With SSO, a lead must name a distribution we can deliver to (the API token's, or one
    * with a connection): refused now, not accepted and failed later. The 422, or null.
    */
-  private async routeProblem(distributionId: string): Promise<ProblemException | null> {
+  async routeProblem(distributionId: string): Promise<ProblemException | null> {
     if (!this.connections.enabled) return null;
     if (this.apiTokenConfigured && distributionId === this.defaultDistributionId) return null;
     if (await this.connections.hasConnection(distributionId)) return null;
