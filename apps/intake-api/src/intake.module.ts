@@ -41,7 +41,7 @@ export class IntakeModule {
         TerminusModule,
         // A producer: requests fail fast while Redis is away; REDIS_WAIT_REPLICAS applies here.
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
-        SourcesModule.forRoot(config.sources, config.registry),
+        SourcesModule.forRoot(config.sources, config.registry, { allowHttpUrls: config.intake.allowHttpUrls }),
       ],
       controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [

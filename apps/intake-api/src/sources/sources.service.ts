@@ -1,8 +1,7 @@
-import { HttpStatus, Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { LeadRepository } from '@app/leads';
 import { adapterFor, NativeLeadMapper, previewSource, SourcePreview, SourceRegistry, sourcesConfig } from '@app/sources';
-import { ProblemException } from '../common/problem';
 import { withRedisTimeout } from '../common/redis-timeout';
 import { hookUrl, nativeRequestOf, ReceivedRequest } from '../hooks/hook-request';
 import { unknownSource } from '../hooks/hook-intake.service';
@@ -19,8 +18,7 @@ export class SourcesService {
     private readonly leads: LeadRepository,
     private readonly intake: LeadIntakeService,
     @Inject(sourcesConfig.KEY) { publicBaseUrl }: ConfigType<typeof sourcesConfig>,
-    // Provided by SourcesModule; the preview needs it, the list does not.
-    @Optional() private readonly mapper?: NativeLeadMapper,
+    private readonly mapper: NativeLeadMapper,
   ) {
     this.publicBaseUrl = publicBaseUrl;
   }
@@ -45,7 +43,6 @@ export class SourcesService {
   /** What a payload would produce for this source, with every problem; enqueues nothing. */
   async preview(name: string, request: ReceivedRequest): Promise<SourcePreview> {
     if (!this.registry.get(name)) throw unknownSource(name);
-    if (!this.mapper) throw new ProblemException(HttpStatus.INTERNAL_SERVER_ERROR, 'Previews are not available: no lead mapper is configured.');
     return previewSource(this.registry, this.mapper, name, nativeRequestOf(request, this.publicBaseUrl));
   }
 }
