@@ -98,6 +98,16 @@ export class DynamicsAdapter implements SourceAdapter {
     if (problems.length) throw payloadError(this.platform, problems);
     const eventId = `${message}:${id}`;
     if (message === 'Delete') return { events: [], ignored: [{ eventId, reason: 'MessageName Delete is not a new record' }] };
+    // Dataverse drops the parameters of a context over 256 KB: without Target or a post image
+    // there is no record to map, and a lead stored now could only fail later.
+    if (!isObject(keyValues(body.InputParameters).Target) && Object.keys(keyValues(body.PostEntityImages)).length === 0) {
+      throw payloadError(this.platform, [
+        {
+          field: 'InputParameters.Target',
+          message: 'InputParameters has no Target entity and there is no PostEntityImages entry: nothing to map (Dataverse leaves the parameters out of contexts over 256 KB; register a post image on the step)',
+        },
+      ]);
+    }
     return { events: [{ eventId, payload: body }], ignored: [] };
   }
 
