@@ -150,6 +150,9 @@ export function countryCode(value: unknown): string | undefined {
   return COUNTRY_NAMES[raw.toLowerCase()];
 }
 
+/** Longer lines are passed on whole, never split. */
+const MAX_STREET_LINE = 200;
+
 /**
  * One street line split the Belgian way: `Kerkstraat 12 bus 3` → street, housenr, boxnr;
  * `12 rue de la Loi` → street, housenr. A line it cannot split is the street as a whole.
@@ -157,6 +160,8 @@ export function countryCode(value: unknown): string | undefined {
 export function streetParts(value: unknown): { street?: string; housenr?: string; boxnr?: string } | undefined {
   const raw = text(value)?.replace(/\s+/g, ' ');
   if (raw === undefined) return undefined;
+  // Bounded: the patterns below backtrack over the line, and no real street line is this long.
+  if (raw.length > MAX_STREET_LINE) return { street: raw };
   let match = /^(.*?[^\d\s,]),? (\d+[A-Za-z]?)(?:(?: ?(?:bus|boîte|boite|bte|box|b\.?)| ?\/) ?([A-Za-z0-9]+))?$/i.exec(raw);
   if (match) return { street: match[1], housenr: match[2], boxnr: match[3] };
   match = /^(\d+[A-Za-z]?),? ([^\d].*)$/.exec(raw);
