@@ -1,7 +1,6 @@
 import { HttpStatus, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Job } from 'bullmq';
-import { DeliverLeadJobData, LeadRepository, openEvent } from '@app/leads';
+import { LeadRepository, openEvent } from '@app/leads';
 import type { LeadsQueue } from '@app/queue';
 import { adapterFor, HookAuthError, NATIVE_DEDUP_TTL_MS, NativePayloadError, SourceAdapter, SourceDefinition, SourceRegistry } from '@app/sources';
 import { ProblemException, RedisUnavailableException } from '../common/problem';
@@ -15,6 +14,7 @@ import type { OpsAuthenticator } from '../ops/ops-authenticator';
 import { HookIntakeService } from './hook-intake.service';
 import { nativeDedupId } from './hook-request';
 import { HookThrottle } from './hook-throttle';
+import { BulkEntry, fakeLeadsQueue } from '../testing/fake-leads-queue';
 
 jest.mock('@app/sources', () => ({ ...jest.requireActual('@app/sources'), adapterFor: jest.fn() }));
 
@@ -25,32 +25,6 @@ const ENV = {
   DATA_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
-type BulkEntry = { name: string; data: DeliverLeadJobData; opts?: { jobId?: string; deduplication?: { id: string; ttl: number } } };
-
-/** A queue that deduplicates like BullMQ and keeps what it stored (and the counters' pipeline). */
-function fakeQueue() {
-  const stored = new Map<string, DeliverLeadJobData>();
-  const dedup = new Map<string, string>();
-  const pipeline = { hincrby: jest.fn(), exec: jest.fn(async () => []) };
-  const queue = {
-    stored,
-    down: false,
-    addBulk: jest.fn(async (jobs: BulkEntry[]) => {
-      if (queue.down) throw new Error('Connection is closed.');
-      return jobs.map(({ data, opts }) => {
-        const existing = opts?.deduplication && dedup.get(opts.deduplication.id);
-        if (existing) return { id: existing } as Job;
-        if (opts?.deduplication) dedup.set(opts.deduplication.id, opts.jobId!);
-        stored.set(opts!.jobId!, data);
-        return { id: opts!.jobId } as Job;
-      });
-    }),
-    getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
-    toKey: (name: string) => `q:${name}`,
-    getBackend: () => ({ client: Promise.resolve({ pipeline: () => pipeline }) }),
-  };
-  return queue;
-}
 
 /** A throttler storage that never blocks, and counts. */
 function fakeStorage() {
@@ -81,7 +55,7 @@ function adapter(overrides: Partial<SourceAdapter>): SourceAdapter {
 
 function setup(fake: Partial<SourceAdapter> = {}) {
   (adapterFor as jest.Mock).mockImplementation((type: string) => adapter({ platform: type === 'pipedrive' ? 'Pipedrive' : 'Typeform', ...fake }));
-  const queue = fakeQueue();
+  const queue = fakeLeadsQueue();
   const config = readIntakeAppConfig(ENV);
   const registry = new SourceRegistry([...sources, ...SourceRegistry.fromApiKeys(config.intake.apiKeys, config.intake.webhookSecrets)]);
   const connections = { enabled: false, hasConnection: jest.fn(async () => false) } as unknown as SsoConnectionsService;

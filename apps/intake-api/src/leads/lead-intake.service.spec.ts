@@ -1,11 +1,11 @@
 import { HttpStatus, Logger } from '@nestjs/common';
-import type { Job } from 'bullmq';
 import { readIntakeAppConfig } from '../intake.config';
-import { CreateLeadDto, DeliverLeadJobData, LeadRepository } from '@app/leads';
+import { CreateLeadDto, LeadRepository } from '@app/leads';
 import type { LeadsQueue } from '@app/queue';
 import { ProblemException, RedisUnavailableException } from '../common/problem';
 import type { SsoConnectionsService } from '../connections/sso-connections.service';
 import { Acceptance, LeadIntakeService } from './lead-intake.service';
+import { fakeLeadsQueue } from '../testing/fake-leads-queue';
 
 const ENV = {
   INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef',
@@ -14,35 +14,9 @@ const ENV = {
   DATA_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
-type BulkEntry = { name: string; data: DeliverLeadJobData; opts?: { jobId?: string; deduplication?: { id: string } } };
-
-/** A queue that deduplicates like BullMQ (by deduplication id, in order) and keeps what it stored. */
-function fakeQueue() {
-  const stored = new Map<string, DeliverLeadJobData>();
-  const dedup = new Map<string, string>();
-  const queue = {
-    stored,
-    down: false,
-    addBulk: jest.fn(async (jobs: BulkEntry[]) => {
-      if (queue.down) throw new Error('Connection is closed.');
-      return jobs.map(({ data, opts }) => {
-        const existing = opts?.deduplication && dedup.get(opts.deduplication.id);
-        if (existing) return { id: existing } as Job;
-        if (opts?.deduplication) dedup.set(opts.deduplication.id, opts.jobId!);
-        stored.set(opts!.jobId!, data);
-        return { id: opts!.jobId } as Job;
-      });
-    }),
-    getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
-    // The per-source counters the repository keeps beside the queue.
-    toKey: (type: string) => `test:leads:${type}`,
-    getBackend: () => ({ client: Promise.resolve({ pipeline: () => ({ hincrby: jest.fn(), exec: jest.fn(async () => []) }) }) }),
-  };
-  return queue;
-}
 
 function service(connected: string[] | null = null) {
-  const queue = fakeQueue();
+  const queue = fakeLeadsQueue();
   const config = readIntakeAppConfig(ENV);
   const connections = {
     enabled: connected !== null,

@@ -14,13 +14,13 @@ function authenticateToken(source: SourceDefinition, request: NativeRequest): vo
 
 const TOKEN_MODE = 'shared token (X-Source-Token header or token query parameter)';
 
-/**
- * Zoho CRM workflow webhooks: the record's fields the user picked, as form fields or JSON.
- * Keyed by the record id (`id`, `Id` or `record_id`) when sent, else by the body's digest.
- */
-export class ZohoAdapter implements SourceAdapter {
-  readonly type = 'zoho' as const;
-  readonly platform = 'Zoho CRM';
+/** Zoho and Dynamics authenticate alike: a shared token in a header or the query. */
+abstract class TokenAdapter implements SourceAdapter {
+  abstract readonly type: 'zoho' | 'dynamics';
+  abstract readonly platform: string;
+  abstract split(request: NativeRequest): SplitRequest;
+  abstract fetchFor(): FetchRequest | null;
+  abstract mappingInput(source: SourceDefinition, event: NativeEvent): unknown;
 
   authMode(): string {
     return TOKEN_MODE;
@@ -29,6 +29,16 @@ export class ZohoAdapter implements SourceAdapter {
   authenticate(source: SourceDefinition, request: NativeRequest): void {
     authenticateToken(source, request);
   }
+}
+
+/**
+ * Zoho CRM workflow webhooks: the record's fields the user picked, as form fields or JSON.
+ * Keyed by the record id (`id`, `Id` or `record_id`) when sent, else by the body's digest.
+ */
+export class ZohoAdapter extends TokenAdapter {
+  readonly type = 'zoho' as const;
+  readonly platform = 'Zoho CRM';
+
 
   split(request: NativeRequest): SplitRequest {
     const body = jsonObjectBody(request, this.platform);
@@ -76,17 +86,10 @@ function keyValues(list: unknown): Record<string, unknown> {
  * message; the record's columns are the `Target` input parameter's Attributes. Keyed by the
  * message and PrimaryEntityId.
  */
-export class DynamicsAdapter implements SourceAdapter {
+export class DynamicsAdapter extends TokenAdapter {
   readonly type = 'dynamics' as const;
   readonly platform = 'Dynamics 365';
 
-  authMode(): string {
-    return TOKEN_MODE;
-  }
-
-  authenticate(source: SourceDefinition, request: NativeRequest): void {
-    authenticateToken(source, request);
-  }
 
   split(request: NativeRequest): SplitRequest {
     const body = jsonObjectBody(request, this.platform);
