@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 // The libs build on each other in one direction, so they can never import each other in a
 // circle: each lib may import only the libs before it here, and never an app.
-const LIB_LAYERS = ['config', 'queue', 'observability', 'wegroup', 'leads', 'sources'];
+const LIB_LAYERS = ['config', 'queue', 'observability', 'wegroup', 'leads', 'sources', 'events'];
 
 const libLayering = LIB_LAYERS.map((lib, index) => ({
   files: [`libs/${lib}/**/*.ts`],

@@ -11,7 +11,7 @@ const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': ['<rootDir>/test/jest/esm-transformer.js', { tsconfig: 'tsconfig.spec.json' }] },
   transformIgnorePatterns: [],
-  moduleNameMapper: { '^@app/(config|queue|leads|wegroup|observability|sources)(|/.*)$': '<rootDir>/libs/$1/src$2' },
+  moduleNameMapper: { '^@app/(config|queue|leads|wegroup|observability|sources|events)(|/.*)$': '<rootDir>/libs/$1/src$2' },
 };
 
 module.exports = {

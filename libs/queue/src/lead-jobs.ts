@@ -1,5 +1,5 @@
 import { Job, Queue } from 'bullmq';
-import { DELIVER_LEAD_JOB } from './queue.constants';
+import { DELIVER_LEAD_JOB, SEND_EVENT_JOB } from './queue.constants';
 
 /** The payload of a lead's delivery job: what the intake stores and the worker delivers. */
 export interface DeliverLeadJobData {
@@ -60,5 +60,31 @@ export class LeadsQueue extends Queue<DeliverLeadJobData, DeliveryResult, LeadJo
 /** A lead's delivery job, as the worker holds it (BullMQ's Worker types its job name as a string). */
 export type LeadJob = Job<DeliverLeadJobData, DeliveryResult>;
 
-/** Housekeeping jobs (the retention sweep); the worker's only other queue. */
+/** Housekeeping jobs (the retention sweep). */
 export class MaintenanceQueue extends Queue {}
+
+/**
+ * One event to send to a source's events endpoint. The job id is the event id, and the
+ * Standard Webhooks `webhook-id`: stable across retries and replays, so receivers deduplicate.
+ */
+export interface LeadEventJobData {
+  event_id: string;
+  /** `lead.delivered`, `lead.failed`, `lead.retrying`, `lead.erased`, `lead.updated`. */
+  type: string;
+  lead_id: string;
+  source: string;
+  /** When the event happened (ISO); also the body's `timestamp`. */
+  created_at: string;
+  /** The body exactly as it is signed and sent: `{type, timestamp, data}` (never prospect fields). */
+  body: string;
+}
+
+/** What a delivered event returns: the endpoint's status. */
+export interface LeadEventResult {
+  status_code: number;
+}
+
+/** The events queue (LEAD_EVENTS_QUEUE), typed by its one job. */
+export class LeadEventsQueue extends Queue<LeadEventJobData, LeadEventResult, typeof SEND_EVENT_JOB> {}
+
+export type LeadEventJob = Job<LeadEventJobData, LeadEventResult>;

@@ -9,6 +9,14 @@ export const LEADS_QUEUE = 'leads';
 export const MAINTENANCE_QUEUE = 'lead-maintenance';
 export const SCRUB_DELIVERED_JOB = 'scrub-delivered-pii' as const;
 
+/**
+ * Events back to each source's endpoint (lead.delivered, lead.failed …): their own queue, so
+ * a slow or dead CRM endpoint never holds a lead's delivery to WeGroup. Renaming it strands
+ * the events in Redis, like LEADS_QUEUE.
+ */
+export const LEAD_EVENTS_QUEUE = 'lead-events';
+export const SEND_EVENT_JOB = 'send-event' as const;
+
 /** Job names, typed with their payloads in lead-jobs.ts (LeadJobs). */
 export const DELIVER_LEAD_JOB = 'deliver-lead' as const;
 

@@ -74,6 +74,18 @@ export interface SourceDefinition {
   origin?: string;
   /** The source's own JSONata expression, when it overrides the type's default mapping. */
   mapping?: string;
+  /** Where lead events go back to (`events:` in SOURCES_FILE, or SOURCE_EVENTS): @app/events. */
+  events?: SourceEventsEndpoint;
+}
+
+/** A source's events endpoint: Standard Webhooks, signed with its secrets. */
+export interface SourceEventsEndpoint {
+  /** https (http only with ALLOW_HTTP_URLS). */
+  url: string;
+  /** `whsec_…`; the first signs, several while the receiver rotates. */
+  secrets: string[];
+  /** The event types sent; default every type but `lead.retrying` (opt-in). */
+  types: string[];
 }
 
 /**
