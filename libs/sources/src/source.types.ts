@@ -78,6 +78,14 @@ export interface SourceDefinition {
   events?: SourceEventsEndpoint;
 }
 
+/**
+ * The event types a source may subscribe to, and the default set: the same lists as
+ * @app/events's LEAD_EVENT_TYPES and DEFAULT_EVENT_TYPES (a spec there keeps them equal),
+ * repeated here because the sources file is read below that lib.
+ */
+export const SOURCE_EVENT_TYPES = ['lead.delivered', 'lead.failed', 'lead.retrying', 'lead.erased', 'lead.updated'] as const;
+export const DEFAULT_SOURCE_EVENT_TYPES: readonly string[] = ['lead.delivered', 'lead.failed', 'lead.erased', 'lead.updated'];
+
 /** A source's events endpoint: Standard Webhooks, signed with its secrets. */
 export interface SourceEventsEndpoint {
   /** https (http only with ALLOW_HTTP_URLS). */

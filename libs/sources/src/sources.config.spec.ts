@@ -104,7 +104,7 @@ describe('boot errors, one line naming the source and the problem', () => {
     ['- { name: a, type: zoho, token: short }', 'source "a": token is shorter than 16 characters'],
     ['- { name: a, type: json, api_key: json-key-0123456789, webhook_secret: nope }', 'source "a": webhook_secret must be "whsec_"'],
     ['- { name: a, type: crm }', 'source "a": type must be one of hubspot, pipedrive, salesforce, typeform, facebook, zoho, dynamics, json, got "crm"'],
-    ['- { name: a, type: typeform, secret: s, secrett: t }', 'source "a": unknown key "secrett" (a typeform source takes secret, distribution_id, origin, mapping)'],
+    ['- { name: a, type: typeform, secret: s, secrett: t }', 'source "a": unknown key "secrett" (a typeform source takes secret, distribution_id, origin, mapping, events)'],
     ['- { name: a, type: typeform, secret: s }\n- { name: a, type: zoho, token: zoho-token-0123456789 }', 'source "a" is declared twice'],
     ['- { name: "a b", type: typeform, secret: s }', 'sources[0] has an invalid name'],
     ['- { type: typeform, secret: s }', 'sources[0] has no name'],
@@ -165,5 +165,41 @@ describe('SourceRegistry', () => {
     expect(() => new SourceRegistry([...fileSources, ...sameName])).toThrow('SOURCES_FILE and INTAKE_API_KEYS source "crm" is declared twice (in SOURCES_FILE and in INTAKE_API_KEYS)');
     const sameKey = SourceRegistry.fromApiKeys(new Map([['file-key-0123456789', 'legacy']]), new Map());
     expect(() => new SourceRegistry([...fileSources, ...sameKey])).toThrow('the api_key of source "legacy" is also the key of source "crm"');
+  });
+});
+
+describe('events endpoints in the sources file', () => {
+  const source = (events: string) => `sources:\n  - name: crm\n    type: json\n    api_key: json-key-0123456789\n    events: ${events}\n`;
+  const OTHER = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
+
+  it('reads url, ${VAR} secret (or a list) and types; types default to all but lead.retrying', () => {
+    const [plain] = parseSources(source('{ url: "https://crm.example.com/hooks/wegroup", secret: "${EVENTS_SECRET}" }'), { EVENTS_SECRET: WHSEC });
+    expect(plain.events).toEqual({ url: 'https://crm.example.com/hooks/wegroup', secrets: [WHSEC], types: ['lead.delivered', 'lead.failed', 'lead.erased', 'lead.updated'] });
+    const [listed] = parseSources(source(`{ url: "https://crm.example.com/e", secret: [${WHSEC}, ${OTHER}], types: [lead.retrying, lead.failed] }`), {});
+    expect(listed.events).toEqual({ url: 'https://crm.example.com/e', secrets: [WHSEC, OTHER], types: ['lead.retrying', 'lead.failed'] });
+    expect(parseSources(source('null'), {})[0].events).toBeUndefined();
+  });
+
+  it('takes http only with ALLOW_HTTP_URLS=true', () => {
+    expect(bootError(source(`{ url: "http://127.0.0.1:9/e", secret: ${WHSEC} }`))).toContain('source "crm": events.url must use https (http only with ALLOW_HTTP_URLS=true');
+    expect(parseSources(source(`{ url: "http://127.0.0.1:9/e", secret: ${WHSEC} }`), { ALLOW_HTTP_URLS: 'true' })[0].events?.url).toBe('http://127.0.0.1:9/e');
+  });
+
+  it.each([
+    [`{ url: "https://crm.example.com/e", secret: ${WHSEC}, types: [lead.deliverd] }`, 'events.types has an unknown event type "lead.deliverd"'],
+    [`{ url: "https://crm.example.com/e", secret: ${WHSEC}, types: [] }`, 'events.types lists no event type'],
+    [`{ url: "https://crm.example.com/e", secret: ${WHSEC}, types: [lead.failed, lead.failed] }`, 'events.types lists an event type twice'],
+    ['{ url: "https://crm.example.com/e" }', 'events.secret is required when events.url is set'],
+    [`{ secret: ${WHSEC} }`, 'events.url is required'],
+    ['{ url: "https://crm.example.com/e", secret: "whsec_short-but-secret" }', 'events.secret must be "whsec_" followed by 24 to 64 random bytes'],
+    [`{ url: "https://user:pw@crm.example.com/e", secret: ${WHSEC} }`, 'events.url must not hold credentials'],
+    [`{ url: "not a url", secret: ${WHSEC} }`, 'events.url is not a valid URL'],
+    [`{ url: "https://crm.example.com/e", secret: ${WHSEC}, retries: 3 }`, 'unknown key "events.retries"'],
+    ['https://crm.example.com/e', 'events must be a mapping'],
+  ])('%s is a boot error naming the key', (events, expected) => {
+    const message = bootError(source(events));
+    expect(message).toContain(`source "crm": ${expected}`);
+    expect(message).not.toContain('short-but-secret');
+    expect(message).not.toContain(WHSEC);
   });
 });

@@ -3,7 +3,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, Env, optionalString, url } from '@app/config';
 import { configNamespace } from '@app/config/config-namespace';
 import { compileMapping, MappingCompileError } from './mapping/mapping-engine';
-import { SOURCE_TYPES, SourceCredentials, SourceDefinition, SourceType } from './source.types';
+import { DEFAULT_SOURCE_EVENT_TYPES, SOURCE_EVENT_TYPES, SOURCE_TYPES, SourceCredentials, SourceDefinition, SourceEventsEndpoint, SourceType } from './source.types';
 
 /** A native event's id deduplicates for this long: longer than any platform retries (HubSpot 3 days, Facebook 36 h). */
 export const NATIVE_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
@@ -34,7 +34,7 @@ const WEBHOOK_SECRET_PATTERN = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 const MIN_OWN_SECRET_LENGTH = 16;
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-const COMMON_KEYS = ['name', 'type', 'distribution_id', 'origin', 'mapping'];
+const COMMON_KEYS = ['name', 'type', 'distribution_id', 'origin', 'mapping', 'events'];
 
 /** Every credential key per type, and which are required (one of a group, for hubspot). */
 const CREDENTIAL_KEYS: Record<SourceType, string[]> = {
@@ -162,7 +162,72 @@ function readSource(entry: unknown, index: number, env: Env): SourceDefinition {
     }
     definition.mapping = resolved.mapping;
   }
+  if (resolved.events !== undefined && resolved.events !== null) definition.events = readEventsEntry(resolved.events, env, problem);
   return definition;
+}
+
+/** `events: {url, secret, types}` of a source (its `${VAR}`s already resolved). */
+function readEventsEntry(value: unknown, env: Env, problem: (text: string) => never): SourceEventsEndpoint {
+  if (!isEntry(value)) problem('events must be a mapping with url, secret and (optional) types');
+  const unknown = Object.keys(value).find((key) => !['url', 'secret', 'types'].includes(key));
+  if (unknown !== undefined) problem(`unknown key "events.${unknown.slice(0, 64)}" (events takes url, secret, types)`);
+  if (typeof value.url !== 'string' || value.url.trim() === '') problem('events.url is required (the https URL events are posted to)');
+  const url = checkEventsUrl(value.url.trim(), allowsHttpUrls(env), (text) => problem(`events.url ${text}`));
+  const raw = value.secret;
+  if (raw === undefined || raw === null) problem('events.secret is required when events.url is set (whsec_…, or a list while rotating)');
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length === 0) problem('events.secret lists no secret');
+  if (list.length > 10) problem('events.secret lists more than 10 secrets');
+  const secrets = list.map((item, index) => checkEventsSecret(item, (text) => problem(`${Array.isArray(raw) ? `events.secret[${index}]` : 'events.secret'} ${text}`)));
+  if (new Set(secrets).size !== secrets.length) problem('events.secret lists a secret twice');
+  let types = [...DEFAULT_SOURCE_EVENT_TYPES];
+  if (value.types !== undefined && value.types !== null) {
+    if (!Array.isArray(value.types)) problem(`events.types must be a list of event types (${SOURCE_EVENT_TYPES.join(', ')})`);
+    types = checkEventTypes(value.types, (text) => problem(`events.types ${text}`));
+  }
+  return { url, secrets, types };
+}
+
+/** ALLOW_HTTP_URLS=true: events endpoints may use http (local development), like every other URL. */
+export function allowsHttpUrls(env: Env): boolean {
+  return env.ALLOW_HTTP_URLS?.trim() === 'true';
+}
+
+/** An events endpoint's URL: https (http with ALLOW_HTTP_URLS), no credentials in it. Never echoed: it may carry a token. */
+export function checkEventsUrl(value: string, allowHttp: boolean, problem: (text: string) => never): string {
+  if (value.length > 2048) problem('is longer than 2048 characters');
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    problem('is not a valid URL');
+  }
+  if (parsed.protocol !== 'https:' && !(allowHttp && parsed.protocol === 'http:')) {
+    problem(allowHttp ? 'must use https or http' : 'must use https (http only with ALLOW_HTTP_URLS=true, for local use)');
+  }
+  if (parsed.username || parsed.password) problem('must not hold credentials (user:password@): events are signed with events.secret');
+  return value;
+}
+
+/** A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in base64. Never echoed. */
+export function checkEventsSecret(value: unknown, problem: (text: string) => never): string {
+  const match = typeof value === 'string' ? WEBHOOK_SECRET_PATTERN.exec(value.trim()) : null;
+  const bytes = match ? Buffer.from(match[1], 'base64').length : 0;
+  if (!match || bytes < 24 || bytes > 64) problem('must be "whsec_" followed by 24 to 64 random bytes in base64');
+  return (value as string).trim();
+}
+
+/** Event type names, each known, none twice, at least one. */
+export function checkEventTypes(values: unknown[], problem: (text: string) => never): string[] {
+  if (values.length === 0) problem('lists no event type');
+  const types = values.map((type) => {
+    if (typeof type !== 'string' || !(SOURCE_EVENT_TYPES as readonly string[]).includes(type)) {
+      problem(`has an unknown event type${typeof type === 'string' ? ` "${type.slice(0, 64)}"` : ''} (known: ${SOURCE_EVENT_TYPES.join(', ')})`);
+    }
+    return type;
+  });
+  if (new Set(types).size !== types.length) problem('lists an event type twice');
+  return types;
 }
 
 /** `${VAR}` replaced in a string (and in the strings of a mapping or list); an unset or empty variable is a boot error. */
