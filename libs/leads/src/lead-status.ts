@@ -1,4 +1,4 @@
-import type { LeadStatusDto } from './dto/lead-views.dto';
+import type { LeadEventViewDto, LeadStatusDto } from './dto/lead-views.dto';
 import type { AttemptRecord } from './lead-job';
 import type { LeadRecord } from './lead.repository';
 
@@ -25,8 +25,8 @@ export function leadStatusFromJob(state: string, attempted: boolean, heldForSign
   }
 }
 
-/** What GET /v1/leads/{id} shows of a lead's record. */
-export function leadStatusView(record: LeadRecord): LeadStatusDto {
+/** What GET /v1/leads/{id} shows of a lead's record, with its events as @app/events reads them. */
+export function leadStatusView(record: LeadRecord, events: LeadEventViewDto[] = []): LeadStatusDto {
   const { id, data, log, result } = record;
   const attemptsLog = log.filter((entry): entry is AttemptRecord => entry.kind === 'attempt');
   const last = attemptsLog.at(-1);
@@ -57,5 +57,6 @@ export function leadStatusView(record: LeadRecord): LeadStatusDto {
     attempts_log: log,
     // Which event a native lead came from; never the event (personal data, and sealed at rest).
     ...(data.native ? { native: { type: data.native.type, event_id: data.native.event_id } } : {}),
+    events,
   };
 }

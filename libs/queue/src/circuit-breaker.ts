@@ -34,8 +34,14 @@ export class CircuitBreaker {
     queuePrefix: string,
     private readonly options: { threshold: number; cooldownMs: number },
     private readonly now: () => number = Date.now,
+    /**
+     * Which breaker, under the prefix: WeGroup's by default; a CRM's events endpoint has one
+     * of its own (e.g. `lead-events:breaker:<endpoint digest>`), so one dead endpoint holds
+     * back only its own events.
+     */
+    name = `${LEADS_QUEUE}:breaker`,
   ) {
-    this.key = `${keyPrefix(queuePrefix)}:${LEADS_QUEUE}:breaker`;
+    this.key = `${keyPrefix(queuePrefix)}:${name}`;
     this.probeKey = `${this.key}:probe`;
   }
 

@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { RedisConfig } from './redis.config';
-import { LeadsQueue, MaintenanceQueue } from './lead-jobs';
-import { keyPrefix, LEADS_QUEUE, MAINTENANCE_QUEUE } from './queue.constants';
+import { LeadEventsQueue, LeadsQueue, MaintenanceQueue } from './lead-jobs';
+import { keyPrefix, LEAD_EVENTS_QUEUE, LEADS_QUEUE, MAINTENANCE_QUEUE } from './queue.constants';
 import { checkRedisDurability, createRedis, RedisClient, RedisRole } from './redis-connection';
 import { ReplicaAck } from './replica-ack';
 import { closeWithin } from './with-timeout';
@@ -27,7 +27,7 @@ export interface LeadQueueModuleOptions {
   queueErrors?: (queue: string) => (error: Error) => void;
 }
 
-function listen<Q extends LeadsQueue | MaintenanceQueue>(queue: Q, options: LeadQueueModuleOptions): Q {
+function listen<Q extends LeadsQueue | MaintenanceQueue | LeadEventsQueue>(queue: Q, options: LeadQueueModuleOptions): Q {
   queue.on('error', options.queueErrors?.(queue.name) ?? (() => undefined));
   return queue;
 }
@@ -48,6 +48,7 @@ export class LeadQueueModule implements OnApplicationShutdown {
   constructor(
     private readonly leads: LeadsQueue,
     @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
+    private readonly events: LeadEventsQueue,
     @Optional() private readonly maintenance?: MaintenanceQueue,
   ) {}
 
@@ -58,6 +59,12 @@ export class LeadQueueModule implements OnApplicationShutdown {
         provide: LeadsQueue,
         inject: [REDIS_CONNECTION],
         useFactory: (redis: RedisClient) => listen(new LeadsQueue(LEADS_QUEUE, { connection: redis, prefix }), options),
+      },
+      // Both roles: the intake and the worker store events (the worker's own Worker sends them).
+      {
+        provide: LeadEventsQueue,
+        inject: [REDIS_CONNECTION],
+        useFactory: (redis: RedisClient) => listen(new LeadEventsQueue(LEAD_EVENTS_QUEUE, { connection: redis, prefix }), options),
       },
       ...(options.maintenance
         ? [
@@ -95,6 +102,7 @@ export class LeadQueueModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.maintenance) await closeWithin(this.maintenance.close(), 'the maintenance queue', this.logger);
+    await closeWithin(this.events.close(), 'the lead events queue', this.logger);
     await closeWithin(this.leads.close(), 'the leads queue', this.logger);
     // BullMQ leaves a connection it was handed open; it is ours to close.
     this.redis.disconnect();

@@ -73,6 +73,39 @@ export class NativeEventViewDto {
   event_id: string;
 }
 
+export const LEAD_EVENT_STATES = ['pending', 'sending', 'retrying', 'delivered', 'failed'] as const;
+export type LeadEventState = (typeof LEAD_EVENT_STATES)[number];
+
+/** One event sent back to the lead's source (its events endpoint), as its delivery stands. */
+export class LeadEventViewDto {
+  @ApiProperty({ example: 'evt_5f0c2b8e9d4a4e1f8b7c6d5e4f3a2b1c', description: 'The event id: its `webhook-id`, the same at every attempt and replay.' })
+  id: string;
+
+  @ApiProperty({ example: 'lead.delivered', enum: ['lead.delivered', 'lead.failed', 'lead.retrying', 'lead.erased', 'lead.updated'] })
+  type: string;
+
+  @ApiProperty({ enum: LEAD_EVENT_STATES, example: 'delivered', description: '`retrying`: an attempt failed (or the endpoint is held back) and another is due.' })
+  state: LeadEventState;
+
+  @ApiProperty({ example: 1, description: 'Attempts made to send it.' })
+  attempts: number;
+
+  @ApiProperty({ format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  delivered_at: string | null;
+
+  @ApiProperty({ nullable: true, type: String, example: 'Events endpoint answered 503', description: 'Why the last attempt failed.' })
+  last_error: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'While waiting: when the next attempt is due.' })
+  next_attempt_at: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, example: 200, description: "The endpoint's last HTTP status." })
+  status_code: number | null;
+}
+
 export class LeadStatusDto {
   @ApiProperty({ example: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' })
   id: string;
@@ -124,4 +157,10 @@ export class LeadStatusDto {
       "Only for a lead posted as a platform's own webhook (POST /v1/hooks/{source}): which event it came from. The event itself is never shown; it is mapped again before each attempt.",
   })
   native?: NativeEventViewDto;
+
+  @ApiProperty({
+    type: [LeadEventViewDto],
+    description: "Events sent back to the source's events endpoint about this lead (none when the source has no endpoint), oldest first.",
+  })
+  events: LeadEventViewDto[];
 }

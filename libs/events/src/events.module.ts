@@ -1,0 +1,68 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { HttpModule } from '@nestjs/axios';
+import http from 'node:http';
+import https from 'node:https';
+import { provideConfig } from '@app/config/config-namespace';
+import { LeadEventsQueue } from '@app/queue';
+import { RetentionConfig, RetryConfig } from '@app/leads';
+import { SourceRegistry } from '@app/sources';
+import { EventEndpoints } from './event-endpoints';
+import { EventsConfig, eventsConfig } from './events.config';
+import { QueueLeadEventEmitter } from './lead-event.emitter';
+import { LeadEventSender } from './lead-event.sender';
+import { LeadEventStore } from './lead-event.store';
+import { LeadEventEmitter } from './lead-event.types';
+
+export interface EventsModuleOptions {
+  config: EventsConfig;
+  /** Every source the process knows (the intake: SOURCES_FILE's and INTAKE_API_KEYS's; the worker: the file's). */
+  registry: SourceRegistry;
+  /** The intake refuses a SOURCE_EVENTS name that is no source; the worker knows only the file's sources. */
+  everySource: boolean;
+  /** Events get the leads' schedule and retention. */
+  retry: RetryConfig;
+  retention: RetentionConfig;
+  /** The worker: LeadEventSender, over an HTTP client of its own. */
+  sender?: boolean;
+}
+
+/**
+ * Provides LeadEventEmitter (stores events on the events queue: LeadQueueModule provides it),
+ * EventEndpoints, LeadEventStore (the reader and the replays), the eventsConfig namespace and,
+ * for the worker, LeadEventSender: its own keep-alive agents, timeout and no redirects, so a
+ * slow CRM endpoint never holds a socket WeGroup's deliveries need.
+ */
+@Module({})
+export class EventsModule {
+  static forRoot(options: EventsModuleOptions): DynamicModule {
+    const { config } = options;
+    const agentOptions = { keepAlive: true, maxSockets: config.concurrency, maxFreeSockets: config.concurrency };
+    const providers: Provider[] = [
+      provideConfig(eventsConfig, config),
+      { provide: EventEndpoints, useFactory: () => new EventEndpoints(options.registry, config, { everySource: options.everySource }) },
+      {
+        provide: LeadEventEmitter,
+        inject: [LeadEventsQueue, EventEndpoints],
+        useFactory: (queue: LeadEventsQueue, endpoints: EventEndpoints) => new QueueLeadEventEmitter(queue, endpoints, options.retention, options.retry),
+      },
+      { provide: LeadEventStore, inject: [LeadEventsQueue], useFactory: (queue: LeadEventsQueue) => new LeadEventStore(queue) },
+      ...(options.sender ? [LeadEventSender] : []),
+    ];
+    return {
+      module: EventsModule,
+      imports: options.sender
+        ? [
+            HttpModule.register({
+              timeout: config.timeoutMs,
+              maxRedirects: 0,
+              validateStatus: () => true,
+              httpAgent: new http.Agent(agentOptions),
+              httpsAgent: new https.Agent(agentOptions),
+            }),
+          ]
+        : [],
+      providers,
+      exports: [eventsConfig.KEY, EventEndpoints, LeadEventEmitter, LeadEventStore, ...(options.sender ? [LeadEventSender] : [])],
+    };
+  }
+}
