@@ -15,7 +15,6 @@ export function leadEventId(leadId: string, type: string, key: string): string {
  * event's data can never overwrite which lead and source it speaks of.
  */
 export function leadEventBody(event: LeadEventInput, at: Date): string {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { lead_id, source, ...data } = event.data;
   return JSON.stringify({ type: event.type, timestamp: at.toISOString(), data: { lead_id: event.lead_id, source: event.source, ...data } });
 }
