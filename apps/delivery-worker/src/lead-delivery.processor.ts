@@ -31,6 +31,7 @@ import { checkRedisDurability, CircuitBreaker, closeWithin, keyPrefix, LEADS_QUE
 import { PUSH_LEAD_SCOPE, PushLeadOptions, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, truncate } from '@app/wegroup';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
 import { NativeLeadMapper, SourceRegistry } from '@app/sources';
+import { externalRefOf, LeadEventEmitter, LeadEventInput } from '@app/events';
 import { WorkerMetrics } from './worker.metrics';
 
 /** A transient failure; BullMQ's backoff strategy reads the delay the policy chose and logged. */
@@ -95,6 +96,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     private readonly sources: SourceRegistry,
     private readonly mapper: NativeLeadMapper,
     @Optional() private readonly metrics?: WorkerMetrics,
+    @Optional() private readonly events?: LeadEventEmitter,
   ) {
     this.config = { redis: redisOptions, wegroup, delivery, dataKeyring };
     this.keyring = this.config.dataKeyring;
@@ -182,6 +184,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       case 'delivered':
         await Promise.all([record(decision.entry), this.breaker.recordSuccess(), this.countOutcome(data, 'delivered')]);
         this.logger.log(`Lead ${data.lead_id} delivered on attempt ${attempt} (WeGroup ${decision.result.status_code})`);
+        await this.emit(job, 'lead.delivered', '', { wegroup: { status_code: decision.result.status_code, lead_id: decision.result.lead_id } });
         return decision.result;
       case 'pause':
         if (decision.cause !== 'rate_limited') {
@@ -203,8 +206,39 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
         await Promise.all([record(decision.entry), decision.type === 'fail' ? this.countOutcome(data, 'failed') : null]);
         this.logFailed(data, attempt, decision);
         if (decision.pauseMs) await this.leads.pauseDeliveries(decision.pauseMs);
+        // This attempt's start tells a replayed lead's attempts from the first run's (a replay resets the count).
+        const occurrence = `${attempt}:${job.processedOn ?? started}`;
+        if (decision.type === 'retry') {
+          await this.emit(job, 'lead.retrying', occurrence, { reason: decision.reason, attempt, next_attempt_at: new Date(Date.now() + decision.delayMs).toISOString() });
+        } else {
+          await this.emit(job, 'lead.failed', occurrence, { reason: decision.reason, attempts: attempt, retryable: true });
+        }
         throw forTheJob(decision.type === 'retry' ? new RetryableDeliveryError(decision.reason, decision.delayMs) : new UnrecoverableError(decision.reason));
       }
+    }
+  }
+
+  /**
+   * Queues an event for the lead's source (when it has an events endpoint that takes the
+   * type). Only stored, never sent here; and never fails the delivery: the lead's outcome is
+   * recorded already, and WeGroup may have the lead.
+   */
+  private async emit(job: LeadJob, type: LeadEventInput['type'], key: string, data: Record<string, unknown>): Promise<void> {
+    const lead = job.data;
+    if (!this.events || typeof lead?.lead_id !== 'string' || typeof lead.source !== 'string') return;
+    try {
+      await this.events.emit({ type, lead_id: lead.lead_id, source: lead.source, key, data: { external_ref: this.externalRef(lead), ...data } });
+    } catch (error) {
+      this.logger.warn(`Lead ${lead.lead_id}: event ${type} not stored (${(error as Error)?.name ?? 'error'})`);
+    }
+  }
+
+  /** The source's own id of the lead (never a prospect field), or null (none, or erased). */
+  private externalRef(data: DeliverLeadJobData): unknown {
+    try {
+      return externalRefOf(openLead(this.keyring, data));
+    } catch {
+      return null;
     }
   }
 

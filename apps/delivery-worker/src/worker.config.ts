@@ -7,7 +7,8 @@ import { LogLevelName, readLogLevel } from '@app/observability';
 import { redisConfig } from '@app/queue';
 import { readRetryConfig, retentionConfig, RetryConfig } from '@app/leads';
 import { ssoConfig, weGroupConfig } from '@app/wegroup';
-import { sourcesConfig } from '@app/sources';
+import { SourceRegistry, sourcesConfig } from '@app/sources';
+import { EventEndpoints, eventsConfig } from '@app/events';
 
 export interface DeliveryConfig {
   concurrency: number;
@@ -54,10 +55,16 @@ export interface WorkerAppConfig {
   retention: ConfigType<typeof retentionConfig>;
   /** SOURCES_FILE and the platforms' API URLs: the worker fetches records and maps native events. */
   sources: ConfigType<typeof sourcesConfig>;
+  /** SOURCE_EVENTS …, EVENTS_*: the worker emits lead.delivered/failed/retrying and sends every event. */
+  events: ConfigType<typeof eventsConfig>;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
 export function readWorkerAppConfig(env: Env): WorkerAppConfig {
+  const sources = sourcesConfig(env);
+  const events = eventsConfig(env);
+  // A source given an events endpoint both in SOURCES_FILE and SOURCE_EVENTS stops boot here.
+  new EventEndpoints(new SourceRegistry(sources.sources), events, { everySource: false });
   return {
     redis: redisConfig(env),
     wegroup: weGroupConfig(env),
@@ -65,7 +72,8 @@ export function readWorkerAppConfig(env: Env): WorkerAppConfig {
     sso: ssoConfig(env),
     dataKeyring: dataKeyringConfig(env),
     retention: retentionConfig(env),
-    sources: sourcesConfig(env),
+    sources,
+    events,
   };
 }
 
@@ -78,6 +86,7 @@ export function workerConfigProviders(config: WorkerAppConfig): Provider[] {
     provideConfig(dataKeyringConfig, config.dataKeyring),
     provideConfig(retentionConfig, config.retention),
     provideConfig(sourcesConfig, config.sources),
+    provideConfig(eventsConfig, config.events),
   ];
 }
 

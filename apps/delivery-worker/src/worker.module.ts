@@ -1,7 +1,8 @@
 import { DynamicModule, Logger, Module } from '@nestjs/common';
 import type { RedisClient } from '@app/queue';
 import { LeadRepository } from '@app/leads';
-import { CircuitBreaker, LEADS_QUEUE, LeadQueueModule, REDIS_CONNECTION } from '@app/queue';
+import { CircuitBreaker, LEAD_EVENTS_QUEUE, LEADS_QUEUE, LeadQueueModule, REDIS_CONNECTION } from '@app/queue';
+import { EventsModule } from '@app/events';
 import { RepeatedErrorLog } from '@app/observability';
 import {
   ApiTokenAuthProvider,
@@ -16,6 +17,7 @@ import {
 } from '@app/wegroup';
 import { SourceRegistry, SourcesModule } from '@app/sources';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
+import { LeadEventsProcessor } from './lead-events.processor';
 import { RetentionSweeper } from './retention.sweeper';
 import { WorkerMetricsServer, WorkerObservabilityOptions } from './worker-metrics.server';
 import { WorkerAppConfig, workerConfigProviders } from './worker.config';
@@ -37,14 +39,15 @@ function authProvider(config: WorkerAppConfig, redis: RedisClient, metrics: Work
 
 /** Queue errors go through the JSON logger, each distinct one once in a while (by the queue's name). */
 function queueErrors(queue: string): (error: Error) => void {
-  return queue === LEADS_QUEUE
-    ? new RepeatedErrorLog(new Logger('LeadsQueue'), 'Leads queue error').listener
-    : new RepeatedErrorLog(new Logger('RetentionSweeper'), 'Maintenance queue error').listener;
+  if (queue === LEADS_QUEUE) return new RepeatedErrorLog(new Logger('LeadsQueue'), 'Leads queue error').listener;
+  if (queue === LEAD_EVENTS_QUEUE) return new RepeatedErrorLog(new Logger('LeadEventsQueue'), 'Lead events queue error').listener;
+  return new RepeatedErrorLog(new Logger('RetentionSweeper'), 'Maintenance queue error').listener;
 }
 
 @Module({})
 export class WorkerModule {
   static forRoot(config: WorkerAppConfig, observability: WorkerObservabilityOptions = {}): DynamicModule {
+    const registry = new SourceRegistry(config.sources.sources);
     return {
       module: WorkerModule,
       imports: [
@@ -53,7 +56,9 @@ export class WorkerModule {
         LeadQueueModule.forRoot({ redis: config.redis, role: 'worker', connectionName: 'delivery-worker', maintenance: true, queueErrors }),
         // The sources file's sources only: INTAKE_API_KEYS's are `json` sources without a
         // mapping, whose leads arrive in WeGroup's shape and are never mapped here.
-        SourcesModule.forRoot(config.sources, new SourceRegistry(config.sources.sources), { allowHttpUrls: config.delivery.allowHttpUrls }),
+        SourcesModule.forRoot(config.sources, registry, { allowHttpUrls: config.delivery.allowHttpUrls }),
+        // Events back to the sources: stored by the emitter, sent by LeadEventsProcessor over an HTTP client of their own.
+        EventsModule.forRoot({ config: config.events, registry, everySource: false, retry: config.delivery.retry, retention: config.retention, sender: true }),
       ],
       providers: [
         ...workerConfigProviders(config),
@@ -69,6 +74,7 @@ export class WorkerModule {
         },
         LeadRepository,
         LeadDeliveryProcessor,
+        LeadEventsProcessor,
         RetentionSweeper,
         { provide: WORKER_OBSERVABILITY, useValue: observability },
         WorkerMetrics,
