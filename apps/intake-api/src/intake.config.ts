@@ -8,6 +8,7 @@ import { redisConfig } from '@app/queue';
 import { retentionConfig, retryConfig } from '@app/leads';
 import { ssoConfig, weGroupRoutesConfig } from '@app/wegroup';
 import { SourceRegistry, sourcesConfig } from '@app/sources';
+import { EventEndpoints, eventsConfig } from '@app/events';
 import { HOOK_BODY_LIMIT_BYTES } from './hooks/hook-request';
 
 export interface IntakeConfig {
@@ -193,6 +194,8 @@ export interface IntakeAppConfig {
   sources: ConfigType<typeof sourcesConfig>;
   /** Every source: SOURCES_FILE's and one `json` source per INTAKE_API_KEYS entry. */
   registry: SourceRegistry;
+  /** SOURCE_EVENTS …: the intake emits lead.erased (and lead.updated for WeGroup's callbacks). */
+  events: ConfigType<typeof eventsConfig>;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
@@ -200,11 +203,16 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
   const sso = ssoConfig(env);
   const intake = intakeConfig(env);
   const sources = sourcesConfig(env);
+  const registry = sourceRegistry(sources, intake);
+  const events = eventsConfig(env);
+  // The intake knows every source: SOURCE_EVENTS may name none other, nor one SOURCES_FILE gives an endpoint already.
+  new EventEndpoints(registry, events, { everySource: true });
   return {
     redis: redisConfig(env),
     intake,
     sources,
-    registry: sourceRegistry(sources, intake),
+    registry,
+    events,
     routes: weGroupRoutesConfig(env),
     sso,
     dataKeyring: dataKeyringConfig(env),
@@ -235,5 +243,6 @@ export function intakeConfigProviders(config: IntakeAppConfig): Provider[] {
     provideConfig(retryConfig, config.retry),
     provideConfig(retentionConfig, config.retention),
     provideConfig(sourcesConfig, config.sources),
+    provideConfig(eventsConfig, config.events),
   ];
 }

@@ -5,6 +5,7 @@ import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestj
 import type { RedisClient } from '@app/queue';
 import { LeadRepository } from '@app/leads';
 import { SourcesModule } from '@app/sources';
+import { EventsModule } from '@app/events';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
@@ -42,6 +43,8 @@ export class IntakeModule {
         // A producer: requests fail fast while Redis is away; REDIS_WAIT_REPLICAS applies here.
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
         SourcesModule.forRoot(config.sources, config.registry, { allowHttpUrls: config.intake.allowHttpUrls }),
+        // Stores events (lead.erased, lead.updated) for the worker to send; reads them for GET /v1/leads/{id} and the replays.
+        EventsModule.forRoot({ config: config.events, registry: config.registry, everySource: true, retry: config.retry, retention: config.retention }),
       ],
       controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [

@@ -98,6 +98,10 @@ export const ApiProblems = {
   conflict: problem(409, 'The idempotency key was already used with a different body.', {
     detail: `This Idempotency-Key was already used for lead ${LEAD_ID} with a different body. Send the same body to replay, or use a new key.`,
   }),
+  opsEventNotFound: problem(404, 'No event with this id (or it is past retention).', { detail: 'No event with id "evt_5f0c2b8e9d4a4e1f8b7c6d5e4f3a2b1c".' }),
+  eventNotRetryable: problem(409, 'The event is not failed (or was re-queued already).', {
+    detail: 'Only failed events can be retried; event evt_5f0c2b8e9d4a4e1f8b7c6d5e4f3a2b1c is completed.',
+  }),
   notRetryable: problem(409, 'The lead is not failed (or was re-queued already).', {
     detail: `Only failed leads can be retried; lead ${LEAD_ID} is delivered.`,
   }),

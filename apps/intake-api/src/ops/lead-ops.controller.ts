@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, UseGu
 import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { LeadAcceptedDto } from '@app/leads';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
+import { BulkEventRetryDto, BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto, EventRetriedDto } from './lead-ops.dto';
 import { OpsAuthGuard, OpsJsonBody } from './ops-auth.guard';
 import { LeadOpsService } from './lead-ops.service';
 
@@ -42,6 +42,29 @@ export class LeadOpsController {
   @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
   retryMany(@Body() filter: BulkRetryDto): Promise<BulkRetryResultDto> {
     return this.ops.retryMany(filter, 'ops');
+  }
+
+  @Post('events/:id/retry')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: "Re-queue one failed event (back to its source's events endpoint) with a fresh retry schedule",
+    description: 'The event keeps its id, so the receiver sees the same webhook-id again (and deduplicates it if it had it after all). Its attempt log is kept.',
+  })
+  @ApiAcceptedResponse({ type: EventRetriedDto })
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsEventNotFound, ApiProblems.eventNotRetryable, ApiProblems.unavailable)
+  async retryEvent(@Param('id') id: string): Promise<EventRetriedDto> {
+    await this.ops.retryEvent(id, 'ops');
+    return { id, state: 'pending' };
+  }
+
+  @Post('events/retry')
+  @HttpCode(HttpStatus.OK)
+  @OpsJsonBody()
+  @ApiOperation({ summary: 'Re-queue failed events in bulk, filtered by source, type and time range (newest first)' })
+  @ApiOkResponse({ type: BulkRetryResultDto })
+  @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  retryEvents(@Body() filter: BulkEventRetryDto): Promise<BulkRetryResultDto> {
+    return this.ops.retryEvents(filter, 'ops');
   }
 
   @Get('ops/delivery')

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsDateString, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { LEAD_EVENT_TYPES } from '@app/events';
 
 export class BulkRetryDto {
   @ApiPropertyOptional({ example: 'WeGroup answered 503', description: 'Only leads whose failure reason contains this text (case-insensitive).' })
@@ -70,4 +71,42 @@ export class ErasureResultDto {
 
   @ApiProperty({ type: [String], example: ['id, source, distribution, status, timestamps, WeGroup lead id'] })
   kept: string[];
+}
+
+export class BulkEventRetryDto {
+  @ApiPropertyOptional({ example: 'acme-crm', description: 'Only events of this source.' })
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'source must be a source name (1 to 64 letters, digits, "_", "." and "-")' })
+  @IsString()
+  @IsOptional()
+  source?: string;
+
+  @ApiPropertyOptional({ enum: LEAD_EVENT_TYPES, example: 'lead.delivered', description: 'Only events of this type.' })
+  @IsIn(LEAD_EVENT_TYPES)
+  @IsOptional()
+  type?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only events that failed at or after this time.' })
+  @IsDateString()
+  @IsOptional()
+  failed_after?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only events that failed before this time.' })
+  @IsDateString()
+  @IsOptional()
+  failed_before?: string;
+
+  @ApiPropertyOptional({ example: 100, default: 100, description: 'At most this many events (≤ 1,000).' })
+  @Max(1000)
+  @Min(1)
+  @IsInt()
+  @IsOptional()
+  limit?: number;
+}
+
+export class EventRetriedDto {
+  @ApiProperty({ example: 'evt_5f0c2b8e9d4a4e1f8b7c6d5e4f3a2b1c' })
+  id: string;
+
+  @ApiProperty({ enum: ['pending'], example: 'pending', description: 'Re-queued with a fresh schedule; the same webhook-id is sent again.' })
+  state: 'pending';
 }

@@ -1,10 +1,12 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { LeadRepository } from '@app/leads';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig, DeliverLeadJobData, LeadRepository, openLead } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
+import { externalRefOf, LeadEventEmitter, LeadEventStore } from '@app/events';
 import { ProblemException } from '../common/problem';
 import { BREAKER_STATE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
-import { BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
+import { BulkEventRetryDto, BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
 
 /** Dead letters and replay: failed leads are kept, and ops can send them again. */
 @Injectable()
@@ -14,7 +16,36 @@ export class LeadOpsService {
   constructor(
     private readonly leads: LeadRepository,
     @Inject(BREAKER_STATE) private readonly breaker: Pick<CircuitBreaker, 'state'>,
+    @Inject(dataKeyringConfig.KEY) private readonly keyring: Keyring,
+    private readonly events: LeadEventStore,
+    private readonly emitter: LeadEventEmitter,
   ) {}
+
+  /** Re-queues one failed event with a fresh schedule (the same id: receivers deduplicate). */
+  async retryEvent(id: string, by: string): Promise<void> {
+    const retried = await withRedisTimeout(this.events.retry(id, by));
+    if (retried.outcome === 'not_found') throw new ProblemException(HttpStatus.NOT_FOUND, `No event with id "${id.slice(0, 64)}".`);
+    if (retried.outcome === 'not_failed') {
+      throw new ProblemException(HttpStatus.CONFLICT, `Only failed events can be retried; event ${id.slice(0, 64)} is ${retried.state === 'completed' ? 'delivered' : 'still in the queue'}.`);
+    }
+    this.logger.log(`Event ${id} re-queued by ${by}`);
+  }
+
+  async retryEvents(filter: BulkEventRetryDto, by: string): Promise<BulkRetryResultDto> {
+    const { matched, retried } = await this.events.retryFailed(
+      {
+        source: filter.source,
+        type: filter.type,
+        failedAfter: filter.failed_after ? Date.parse(filter.failed_after) : undefined,
+        failedBefore: filter.failed_before ? Date.parse(filter.failed_before) : undefined,
+        limit: filter.limit ?? 100,
+      },
+      by,
+      (read) => withRedisTimeout(read),
+    );
+    this.logger.log(`Bulk event retry by ${by}: ${retried} of ${matched} failed events re-queued`);
+    return { matched, retried };
+  }
 
   /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
   async retry(id: string, by: string): Promise<void> {
@@ -47,6 +78,10 @@ export class LeadOpsService {
     return { matched, retried };
   }
 
+  private externalRef(data: DeliverLeadJobData): unknown {
+    return safeExternalRef(this.keyring, data);
+  }
+
   async deliveryState(): Promise<DeliveryStateDto> {
     const [circuit_breaker, paused_for_ms, counts] = await withRedisTimeout(
       Promise.all([this.breaker.state(), this.leads.pausedForMs(), this.leads.counts('waiting', 'active', 'delayed', 'failed', 'completed')]),
@@ -59,7 +94,14 @@ export class LeadOpsService {
    * queued is cancelled and removed whole; a finished one keeps its metadata.
    */
   async erase(id: string): Promise<ErasureResultDto> {
+    // The source's own reference goes in lead.erased: read before the data is gone.
+    const before = await withRedisTimeout(this.leads.findData(id));
+    const externalRef = before ? this.externalRef(before) : null;
     const erased = await withRedisTimeout(this.leads.erase(id));
+    if (before && (erased.outcome === 'removed' || (erased.outcome === 'scrubbed' && erased.had))) {
+      // Never fails the erasure: the emitter logs what it could not store.
+      await this.emitter.emit({ type: 'lead.erased', lead_id: id, source: before.source, key: '', data: { external_ref: externalRef } });
+    }
     switch (erased.outcome) {
       case 'not_found':
         throw notFound(id);
@@ -84,6 +126,15 @@ export class LeadOpsService {
           kept: [],
         };
     }
+  }
+}
+
+/** The source's id of the lead, or null; a lead that cannot be opened is erased anyway. */
+function safeExternalRef(keyring: Keyring, data: DeliverLeadJobData): unknown {
+  try {
+    return externalRefOf(openLead(keyring, data));
+  } catch {
+    return null;
   }
 }
 
