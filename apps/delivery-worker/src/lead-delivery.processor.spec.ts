@@ -22,6 +22,7 @@ import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup'
 import { LeadDeliveryProcessor, RetryableDeliveryError } from './lead-delivery.processor';
 import { serializeError } from '@app/observability';
 import { WorkerMetrics } from './worker.metrics';
+import { LeadEventEmitter } from '@app/events';
 import { readWorkerAppConfig } from './worker.config';
 import { lead } from '../../../test/support/lead-fixtures';
 
@@ -72,7 +73,7 @@ interface Native {
   mapper?: NativeLeadMapper;
 }
 
-function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics, native: Native = {}) {
+function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics, native: Native = {}, events?: LeadEventEmitter) {
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
   // The source counters are a hash beside the queue (LeadRepository.countOutcome).
   const hincrby = jest.fn().mockResolvedValue(1);
@@ -95,6 +96,7 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     new SourceRegistry(native.sources ?? [HUBSPOT]),
     native.mapper ?? fakeMapper(),
     metrics,
+    events,
   );
   /** The per-source outcomes counted, as `source:outcome`. */
   const counted = () => hincrby.mock.calls.map(([, field]) => field as string);
@@ -540,5 +542,50 @@ describe('LeadDeliveryProcessor', () => {
       expect(await sample(metrics.deliveries, { outcome: 'permanent', status_code: '401' })).toBe(1);
       expect(await sample(metrics.deliveries, { outcome: 'held', status_code: 'none' })).toBe(1);
     });
+  });
+});
+
+describe('LeadDeliveryProcessor: events back to the source', () => {
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const emitter = (emit: LeadEventEmitter['emit'] = async () => undefined) => ({ emit: jest.fn(emit) }) as unknown as LeadEventEmitter & { emit: jest.Mock };
+  const external_ref = LEAD.prospect.external_ref;
+
+  it("emits lead.delivered with WeGroup's status and lead id and the source's own reference, nothing of the prospect", async () => {
+    const events = emitter();
+    const { processor } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{}' }), undefined, undefined, {}, events);
+    await processor.process(fakeJob().job);
+    expect(events.emit).toHaveBeenCalledWith({ type: 'lead.delivered', lead_id: 'lead-1', source: 'crm', key: '', data: { external_ref, wegroup: { status_code: 201, lead_id: 'wg-9' } } });
+  });
+
+  it('an event that cannot be stored does not fail a lead WeGroup accepted', async () => {
+    const events = emitter(async () => {
+      throw new Error('Connection is closed.');
+    });
+    const { processor } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{}' }), undefined, undefined, {}, events);
+    await expect(processor.process(fakeJob().job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-9' });
+  });
+
+  it('emits lead.failed (the reason in clear, the attempts) when a lead ends failed, and lead.retrying with the next attempt time before a retry', async () => {
+    const events = emitter();
+    const { processor } = processorWith(async () => {
+      throw new WeGroupError('WeGroup answered 400: "Foo" is not valid', 'permanent', 400, '{"detail":"\\"Foo\\" is not valid"}', null, 'WeGroup answered 400');
+    }, undefined, undefined, {}, events);
+    await expect(processor.process(fakeJob().job)).rejects.toThrow();
+    expect(events.emit).toHaveBeenCalledWith(expect.objectContaining({ type: 'lead.failed', key: expect.stringMatching(/^1:\d+$/), data: { external_ref, reason: expect.any(String), attempts: 1, retryable: true } }));
+    expect(JSON.stringify(events.emit.mock.calls)).not.toContain('Foo');
+
+    const retrying = emitter();
+    const { processor: again } = processorWith(async () => {
+      throw new WeGroupError('WeGroup answered 503', 'transient', 503);
+    }, undefined, undefined, {}, retrying);
+    await expect(again.process(fakeJob().job)).rejects.toBeInstanceOf(RetryableDeliveryError);
+    expect(retrying.emit).toHaveBeenCalledWith(
+      expect.objectContaining({ type: 'lead.retrying', data: { external_ref, reason: 'WeGroup answered 503', attempt: 1, next_attempt_at: expect.any(String) } }),
+    );
   });
 });
