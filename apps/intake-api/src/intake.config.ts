@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { Provider } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { ConfigError, DEMO_SECRETS, Env, integer, list, oneOf, refuseDemoSecret, string } from '@app/config';
+import { ConfigError, DEMO_SECRETS, Env, integer, list, oneOf, refuseDemoSecret } from '@app/config';
 import { configNamespace, provideConfig } from '@app/config/config-namespace';
 import { dataKeyringConfig } from '@app/leads';
 import { redisConfig } from '@app/queue';
@@ -10,6 +10,7 @@ import { ssoConfig, weGroupRoutesConfig } from '@app/wegroup';
 import { SourceRegistry, sourcesConfig } from '@app/sources';
 import { EventEndpoints, eventsConfig } from '@app/events';
 import { HOOK_BODY_LIMIT_BYTES } from './hooks/hook-request';
+import { OpsUserConfig, readOpsUsers } from './ops/ops-users';
 
 export interface IntakeConfig {
   port: number;
@@ -37,7 +38,8 @@ export interface IntakeConfig {
    * rate-limited by.
    */
   trustProxy: false | string[];
-  ops: { username: string; password: string };
+  /** OPS_USERS and OPS_USERNAME / OPS_PASSWORD: who may use the ops routes, and as which role. */
+  ops: { users: OpsUserConfig[] };
 }
 
 export function readIntakeConfig(env: Env): IntakeConfig {
@@ -60,9 +62,7 @@ export function readIntakeConfig(env: Env): IntakeConfig {
     refuseDemoSecret(env, 'INTAKE_API_KEYS', key === DEMO_SECRETS.INTAKE_API_KEYS, `the key for source "${source}"`);
     apiKeys.set(key, source);
   }
-  const ops = { username: string(env, 'OPS_USERNAME'), password: string(env, 'OPS_PASSWORD') };
-  if (ops.password.length < 8) throw new ConfigError('OPS_PASSWORD', 'must be at least 8 characters');
-  refuseDemoSecret(env, 'OPS_PASSWORD', ops.password === DEMO_SECRETS.OPS_PASSWORD);
+  const ops = { users: readOpsUsers(env) };
   // 500 leads of a few KB each; at least the single route's 256 KB, at most 64 MiB.
   const batchBodyLimitBytes = integer(env, 'INTAKE_BATCH_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 256 * 1024, 64 * 1024 * 1024);
   return {

@@ -66,7 +66,7 @@ export class IntakeModule {
           inject: [REDIS_CONNECTION],
           useFactory: (redis: RedisClient) => new RedisThrottlerStorage(redis, config.redis.queuePrefix),
         },
-        { provide: OPS_CREDENTIALS, useValue: config.intake.ops },
+        { provide: OPS_CREDENTIALS, useValue: config.intake.ops.users },
         {
           provide: BREAKER_STATE,
           inject: [REDIS_CONNECTION],

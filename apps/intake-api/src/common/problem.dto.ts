@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
-import { type FieldError, MISSING_READ_CREDENTIALS } from './problem';
+import { type FieldError, MISSING_READ_CREDENTIALS, OPS_CREDENTIALS_MISSING, OPS_ROLE_NEEDED } from './problem';
 
 export class FieldErrorDto {
   @ApiProperty({ example: 'prospect.first_name' })
@@ -86,9 +86,12 @@ export const ApiProblems = {
   opsUnauthorized: problem(
     401,
     'Ops credentials (HTTP basic auth) are missing or wrong.',
-    { detail: 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD (the Authorization header).' },
+    { detail: OPS_CREDENTIALS_MISSING },
     { 'WWW-Authenticate': { description: 'The basic-auth challenge.', schema: { type: 'string', example: 'Basic realm="WeGroup lead ops"' } } },
   ),
+  opsForbidden: problem(403, 'The signed-in ops user is a viewer: this action needs the operator role (OPS_USERS).', {
+    detail: OPS_ROLE_NEEDED('operator', { name: 'grace', role: 'viewer' }),
+  }),
   notFound: problem(404, 'No lead with this id was posted by your source.', { detail: `No lead with id "${LEAD_ID}" for this source.` }),
   opsLeadNotFound: problem(404, 'No lead with this id.', { detail: `No lead with id "${LEAD_ID}".` }),
   connectionNotFound: problem(404, 'No SSO connection with this id, or SSO is not configured.', { detail: 'No connection with id "conn-7d2f".' }),

@@ -42,3 +42,11 @@ export class RedisUnavailableException extends ProblemException {
 
 /** The 401 of a route that takes the ops credentials as well as a key (`@OpsMayRead()`), when neither came. */
 export const MISSING_READ_CREDENTIALS = 'Missing X-API-Key header (ops: HTTP basic auth in the Authorization header).';
+
+/** The 401 of an ops route without credentials. */
+export const OPS_CREDENTIALS_MISSING =
+  "Ops routes need HTTP basic auth with an ops user's name and password (OPS_USERS, or OPS_USERNAME / OPS_PASSWORD) in the Authorization header.";
+
+/** The 403 of an ops action the signed-in user's role does not allow. */
+export const OPS_ROLE_NEEDED = (role: string, user: { name: string; role: string }) =>
+  `This action needs the ${role} role; ops user "${user.name}" is a ${user.role}.`;

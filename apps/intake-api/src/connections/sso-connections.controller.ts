@@ -2,7 +2,7 @@ import { Controller, Delete, Get, Param, Query, Req, Res, UseGuards } from '@nes
 import { ApiBasicAuth, ApiExcludeEndpoint, ApiFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { OpsAuthGuard } from '../ops/ops-auth.guard';
+import { OpsAuthGuard, OpsRole } from '../ops/ops-auth.guard';
 import { connectedPage, connectionPage } from './connection-page';
 import { ConnectionDto } from './connection.dto';
 import { SignInError, SsoConnectionsService } from './sso-connections.service';
@@ -14,13 +14,14 @@ export class SsoConnectionsController {
 
   @Get('sso/start')
   @UseGuards(OpsAuthGuard)
+  @OpsRole('operator')
   @ApiBasicAuth('ops')
   @ApiOperation({
     summary: 'Connect a WeGroup account (SSO)',
     description: "Redirects to WeGroup's sign-in (Authorization Code + PKCE). Open it in a browser; the broker signs in and consents.",
   })
   @ApiFoundResponse({ description: "Redirect to WeGroup's authorization endpoint." })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.ssoNotConfigured, ApiProblems.signInUnreachable, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.ssoNotConfigured, ApiProblems.signInUnreachable, ApiProblems.unavailable)
   async start(@Res() reply: FastifyReply): Promise<void> {
     const location = await this.connections.start();
     void reply.status(302).header('Location', location).header('Cache-Control', 'no-store').send();
@@ -63,10 +64,11 @@ export class SsoConnectionsController {
 
   @Delete(':id')
   @UseGuards(OpsAuthGuard)
+  @OpsRole('operator')
   @ApiBasicAuth('ops')
   @ApiOperation({ summary: 'Forget an SSO connection and its tokens' })
   @ApiOkResponse({ type: ConnectionDto, description: 'The connection that was deleted.' })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.connectionNotFound, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.connectionNotFound, ApiProblems.unavailable)
   delete(@Param('id') id: string) {
     return this.connections.delete(id);
   }

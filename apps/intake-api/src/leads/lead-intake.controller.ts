@@ -20,6 +20,7 @@ import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { BodyCheck, StrictValidationPipe } from '../common/strict-validation.pipe';
 import type { LeadBatchStatuses } from '../metrics/intake.metrics';
 import { OpsMayRead } from '../ops/ops-auth.guard';
+import { OpsRequest, seesPersonalData } from '../ops/ops-users';
 import { ApiKeyGuard, SourceRequest } from './api-key.guard';
 import { batchFieldErrors, batchLeads, describeLeadErrors, MAX_BATCH_LEADS, MAX_BATCH_LISTED_PROBLEMS } from './lead-batch';
 import { CreateLeadBatchDto, LeadBatchItemDto, LeadBatchResultDto } from './lead-batch.dto';
@@ -266,11 +267,17 @@ export class LeadIntakeController {
   // Ops read why any lead failed without a CRM's key (request.source stays unset: every source).
   @OpsMayRead()
   @ApiBasicAuth('ops')
-  @ApiOperation({ summary: 'What became of a lead', description: 'Only leads posted by your source are visible; the ops credentials see every lead.' })
+  @ApiOperation({
+    summary: 'What became of a lead',
+    description:
+      "Only leads posted by your source are visible; the ops credentials see every lead. An ops viewer reads WeGroup's response body and each attempt's error and body as \"(hidden: operator role needed)\" (they may echo the prospect).",
+  })
   @ApiOkResponse({ type: LeadStatusDto })
   @ApiProblemResponses(ApiProblems.leadReadUnauthorized, ApiProblems.notFound, ApiProblems.tooManyRequests, ApiProblems.unavailable)
   async find(@Param('id') id: string, @Req() request: SourceRequest): Promise<LeadStatusDto> {
-    const lead = /^[A-Za-z0-9-]{1,64}$/.test(id) ? await this.status.find(id, request.source!) : null;
+    // A source sees its own leads whole; an ops viewer without what WeGroup answered.
+    const personalData = request.source !== undefined || seesPersonalData((request as OpsRequest).opsUser);
+    const lead = /^[A-Za-z0-9-]{1,64}$/.test(id) ? await this.status.find(id, request.source, { personalData }) : null;
     // The ops credentials see every source's leads: their 404 names no source.
     if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id.slice(0, 64)}"${request.source === undefined ? '' : ' for this source'}.`);
     return lead;

@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags
 import { LeadAcceptedDto } from '@app/leads';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { BulkEventRetryDto, BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto, EventRetriedDto } from './lead-ops.dto';
-import { OpsAuthGuard, OpsJsonBody } from './ops-auth.guard';
+import { OpsAuthGuard, OpsJsonBody, OpsRole } from './ops-auth.guard';
 import { LeadOpsService } from './lead-ops.service';
 
 @ApiTags('ops')
@@ -14,37 +14,41 @@ export class LeadOpsController {
   constructor(private readonly ops: LeadOpsService) {}
 
   @Post('leads/:id/retry')
+  @OpsRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Re-queue one failed lead with a fresh retry schedule (its history is kept)' })
   @ApiAcceptedResponse({ type: LeadAcceptedDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsLeadNotFound, ApiProblems.notRetryable, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.opsLeadNotFound, ApiProblems.notRetryable, ApiProblems.unavailable)
   async retry(@Param('id') id: string): Promise<LeadAcceptedDto> {
     await this.ops.retry(id, 'ops');
     return { id, status: 'queued' };
   }
 
   @Delete('leads/:id')
+  @OpsRole('operator')
   @ApiOperation({
     summary: "Erase a lead's personal data (GDPR erasure request)",
     description: 'A queued lead is cancelled and removed; a delivered or failed one keeps only its metadata. Says what it removed.',
   })
   @ApiOkResponse({ type: ErasureResultDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsLeadNotFound, ApiProblems.busy, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.opsLeadNotFound, ApiProblems.busy, ApiProblems.unavailable)
   erase(@Param('id') id: string): Promise<ErasureResultDto> {
     return this.ops.erase(id);
   }
 
   @Post('ops/leads/retry')
+  @OpsRole('operator')
   @HttpCode(HttpStatus.OK)
   @OpsJsonBody()
   @ApiOperation({ summary: 'Re-queue failed leads in bulk, filtered by failure reason and time range' })
   @ApiOkResponse({ type: BulkRetryResultDto })
-  @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
+  @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.unavailable)
   retryMany(@Body() filter: BulkRetryDto): Promise<BulkRetryResultDto> {
     return this.ops.retryMany(filter, 'ops');
   }
 
   @Post('events/:id/retry')
+  @OpsRole('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: "Re-queue one failed event (back to its source's events endpoint) with a fresh retry schedule",
@@ -58,6 +62,7 @@ export class LeadOpsController {
   }
 
   @Post('events/retry')
+  @OpsRole('operator')
   @HttpCode(HttpStatus.OK)
   @OpsJsonBody()
   @ApiOperation({ summary: 'Re-queue failed events in bulk, filtered by source, type and time range (newest first)' })

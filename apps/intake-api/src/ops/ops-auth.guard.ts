@@ -1,8 +1,10 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import { OPS_ROLE_NEEDED, ProblemException } from '../common/problem';
 import { OpsAuthenticator } from './ops-authenticator';
 import { opsContentTypeProblem } from './ops-request-policy';
+import { OpsRoleName, OpsUser } from './ops-users';
 
 /** A lead route that also answers to the ops credentials, with the same view (ApiKeyGuard reads it). */
 export const OPS_MAY_READ = 'ops-may-read';
@@ -13,8 +15,22 @@ const OPS_JSON_BODY = 'ops-json-body';
 export const OpsJsonBody = () => SetMetadata(OPS_JSON_BODY, true);
 
 /**
- * HTTP basic auth with the ops credentials, for the ops routes of the API; mutating routes
- * take JSON only. Cross-site requests never get here (the app's CSRF protection refuses them).
+ * The role an ops route needs beyond signing in (on the handler or its controller): every
+ * action that changes something, or shows personal data, is `operator`'s. Without it, any
+ * ops user (a viewer too) may call the route.
+ */
+const OPS_ROLE = 'ops-role';
+export const OpsRole = (role: OpsRoleName) => SetMetadata(OPS_ROLE, role);
+
+/** Throws the 403 naming the role needed when `user` lacks it (`operator` includes `viewer`). */
+export function requireOpsRole(user: OpsUser, role: OpsRoleName): void {
+  if (role === 'operator' && user.role !== 'operator') throw new ProblemException(HttpStatus.FORBIDDEN, OPS_ROLE_NEEDED(role, user));
+}
+
+/**
+ * HTTP basic auth with the ops credentials, for the ops routes of the API, then the route's
+ * role (OpsRole); mutating routes take JSON only. Cross-site requests never get here (the
+ * app's CSRF protection refuses them).
  */
 @Injectable()
 export class OpsAuthGuard implements CanActivate {
@@ -25,7 +41,9 @@ export class OpsAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    await this.authenticator.authenticate(request);
+    const user = await this.authenticator.authenticate(request);
+    const role = this.reflector.getAllAndOverride<OpsRoleName | undefined>(OPS_ROLE, [context.getHandler(), context.getClass()]);
+    if (role) requireOpsRole(user, role);
     const problem = opsContentTypeProblem(request, this.reflector.get<boolean>(OPS_JSON_BODY, context.getHandler()) === true);
     if (problem) throw problem;
     return true;

@@ -1,16 +1,12 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { getStorageToken } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { ProblemException, RedisUnavailableException } from '../common/problem';
+import { OPS_CREDENTIALS_MISSING, ProblemException, RedisUnavailableException } from '../common/problem';
 import { RedisThrottlerStorage } from '../common/redis-throttler.storage';
 import { REDIS_ANSWER_TIMEOUT_MS } from '../common/redis-timeout';
 import { OPS_CREDENTIALS } from '../intake.tokens';
-
-export interface OpsCredentials {
-  username: string;
-  password: string;
-}
+import { OpsUserDirectory } from './ops-user-directory';
+import { OpsRequest, OpsUser, OpsUserConfig } from './ops-users';
 
 /**
  * Failed ops logins allowed per client address in a window; the next one blocks the address
@@ -23,13 +19,6 @@ export const OPS_LOGIN_BLOCK_MS = 15 * 60_000;
 const THROTTLER_NAME = 'ops-login';
 const REALM = 'Basic realm="WeGroup lead ops"';
 
-export function opsCredentialsMatch(expected: OpsCredentials, username: string, password: string): boolean {
-  const same = (a: string, b: string) => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-  // Both comparisons always run, so timing does not tell which one failed.
-  const userOk = same(expected.username, username);
-  const passwordOk = same(expected.password, password);
-  return userOk && passwordOk;
-}
 
 /** The username and password of an `Authorization: Basic` header; null when there is none. */
 export function basicCredentials(header: string | undefined): { username: string; password: string } | null {
@@ -41,7 +30,10 @@ export function basicCredentials(header: string | undefined): { username: string
 }
 
 /**
- * HTTP basic auth with the ops credentials, for the API's ops routes and the dashboard alike.
+ * HTTP basic auth with the ops users' credentials (OPS_USERS, OPS_USERNAME / OPS_PASSWORD),
+ * for the API's ops routes and the dashboard alike; the request then carries who it is
+ * (`request.opsUser`: name and role), for the role checks (OpsRole).
+ *
  * Wrong credentials are counted per client address in Redis (shared by every intake instance,
  * the address as INTAKE_TRUST_PROXY resolves it); a request without credentials is no guess
  * and is not counted. When Redis does not answer, ops sign-in fails closed (503): the count
@@ -50,24 +42,34 @@ export function basicCredentials(header: string | undefined): { username: string
 @Injectable()
 export class OpsAuthenticator {
   private readonly logger = new Logger(OpsAuthenticator.name);
+  private readonly users: OpsUserDirectory;
 
   constructor(
-    @Inject(OPS_CREDENTIALS) private readonly credentials: OpsCredentials,
+    @Inject(OPS_CREDENTIALS) users: OpsUserConfig[],
     @Inject(getStorageToken()) private readonly storage: RedisThrottlerStorage,
-  ) {}
+  ) {
+    this.users = new OpsUserDirectory(users);
+  }
 
-  /** Resolves when the request carries the ops credentials; otherwise throws the 401, 429 or 503 to answer. */
-  async authenticate(request: FastifyRequest): Promise<void> {
+  /**
+   * The ops user the request's credentials are, also set as `request.opsUser`; otherwise
+   * throws the 401, 429 or 503 to answer.
+   */
+  async authenticate(request: FastifyRequest): Promise<OpsUser> {
     const presented = basicCredentials(request.headers.authorization);
     if (!presented) {
-      throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Ops routes need HTTP basic auth with OPS_USERNAME / OPS_PASSWORD (the Authorization header).', undefined, {
+      throw new ProblemException(HttpStatus.UNAUTHORIZED, OPS_CREDENTIALS_MISSING, undefined, {
         'WWW-Authenticate': REALM,
       });
     }
     const address = `ip:${request.ip}`;
     const blockedFor = await this.redis(this.storage.blockedFor(address, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS));
     if (blockedFor > 0) throw tooManyFailures(blockedFor);
-    if (opsCredentialsMatch(this.credentials, presented.username, presented.password)) return;
+    const user = await this.users.check(presented.username, presented.password);
+    if (user) {
+      (request as OpsRequest).opsUser = user;
+      return user;
+    }
     const record = await this.redis(
       this.storage.incrementOrThrow(address, OPS_LOGIN_WINDOW_MS, OPS_LOGIN_FAILURES, OPS_LOGIN_BLOCK_MS, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS),
     );

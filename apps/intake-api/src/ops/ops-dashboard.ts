@@ -3,10 +3,12 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { ProblemBody, ProblemException } from '../common/problem';
+import { requireOpsRole } from './ops-auth.guard';
 import { OpsAuthenticator } from './ops-authenticator';
+import { OpsRequest } from './ops-users';
 import { opsContentTypeProblem } from './ops-request-policy';
 import { LeadOpsService } from './lead-ops.service';
 
@@ -53,7 +55,7 @@ export const OPS_DASHBOARD_CSP = [
 ].join('; ');
 const EXTERNAL_LINK = /<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>\s*/gi;
 
-interface DashboardRequest extends FastifyRequest {
+interface DashboardRequest extends OpsRequest {
   params: Record<string, string>;
 }
 
@@ -119,6 +121,8 @@ async function answerAction(request: DashboardRequest, reply: FastifyReply, queu
   if (request.method !== 'PUT' || (route !== RETRY_ONE && route !== RETRY_ALL)) {
     throw new ProblemException(HttpStatus.FORBIDDEN, READ_ONLY);
   }
+  // Any ops user reads the dashboard (lead data and logs are sealed there); retrying is an operator's.
+  requireOpsRole(request.opsUser!, 'operator');
   const contentType = opsContentTypeProblem(request, false);
   if (contentType) throw contentType;
   const { queueName, jobId, queueStatus } = request.params;

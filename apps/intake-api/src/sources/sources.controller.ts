@@ -41,7 +41,7 @@ export class SourcesController {
   })
   @ApiConsumes('application/json', ...XML_TYPES)
   @ApiOkResponse({ type: SourcePreviewDto })
-  @ApiProblemResponses(ApiProblems.opsUnauthorized, HookProblems.notFound, HookProblems.previewUnsupported)
+  @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, HookProblems.notFound, HookProblems.previewUnsupported)
   preview(@Param('source') name: string, @Req() request: SourceRequest): Promise<SourcePreview> {
     return this.sources.preview(name, request);
   }
