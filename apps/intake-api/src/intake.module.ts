@@ -6,6 +6,8 @@ import type { RedisClient } from '@app/queue';
 import { LeadRepository } from '@app/leads';
 import { SourcesModule } from '@app/sources';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
+import { WeGroupCallbacksController } from './callbacks/wegroup-callbacks.controller';
+import { WeGroupCallbacksService } from './callbacks/wegroup-callbacks.service';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -43,7 +45,7 @@ export class IntakeModule {
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
         SourcesModule.forRoot(config.sources, config.registry, { allowHttpUrls: config.intake.allowHttpUrls }),
       ],
-      controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
+      controllers: [LeadIntakeController, HooksController, WeGroupCallbacksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
         ...intakeConfigProviders(config),
         { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
@@ -78,6 +80,7 @@ export class IntakeModule {
         LeadIntakeService,
         HookIntakeService,
         HookThrottle,
+        WeGroupCallbacksService,
         PreviewOpsGuard,
         SourcesService,
         LeadStatusService,
