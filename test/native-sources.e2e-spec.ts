@@ -3,11 +3,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { callbackUrl, readDataKeyring } from '@app/leads';
 import { keyPrefix, LEADS_QUEUE, RedisClient } from '@app/queue';
 import { FakePlatformApi, startFakeGraph, startFakeHubspot, startFakePipedrive } from './support/fake-platforms';
 import { basicAuthorization, facebookSignature, hubspotV3Headers, standardWebhookHeaders, typeformSignature } from './support/native-signing';
 import { connectRedis } from './support/redis-keys';
-import { INTAKE_KEY, lead, OPS_AUTH, SandboxControl, Stack, StartedSandbox, startStackWithSandbox, stopStackWithSandbox } from './support/stack';
+import { INTAKE_KEY, lead, OPS_AUTH, SandboxControl, Stack, StartedSandbox, startStackWithSandbox, stopStackWithSandbox, TEST_DATA_KEY } from './support/stack';
 import { waitFor } from './support/wait';
 
 /**
@@ -781,7 +782,9 @@ describe('native sources: each platform posts its own webhook, and WeGroup recei
       expect(again.body.id).toBe(first.body.id);
       const [received] = await receivedBy('json-main', [posted.prospect.external_ref.external_ref]);
       const { distribution_id: _routed, ...asPosted } = posted;
-      expect(received).toEqual(asPosted);
+      // With PUBLIC_BASE_URL, WeGroup also gets our callback URL for the lead, after the CRM's own.
+      const ours = callbackUrl(readDataKeyring({ DATA_ENCRYPTION_KEY: TEST_DATA_KEY }), PUBLIC_BASE_URL, first.body.id);
+      expect(received).toEqual({ ...asPosted, prospect: { ...asPosted.prospect, callbacks: [...asPosted.prospect.callbacks, ours] } });
 
       await expectRefused(() => hook('json-main', body, { ...jsonHeaders, 'x-api-key': SECRETS.JSON_API_KEY }), /webhook-/i, 'json-main');
     });

@@ -8,7 +8,7 @@ import { createIntakeApp } from '../../apps/intake-api/src/intake.app';
 import { readIntakeAppConfig } from '../../apps/intake-api/src/intake.config';
 import { createWorkerApp } from '../../apps/delivery-worker/src/worker.app';
 import { readWorkerAppConfig } from '../../apps/delivery-worker/src/worker.config';
-import { createSandboxApp } from '../../apps/wegroup-sandbox/src/sandbox.app';
+import { createSandboxApp, type SandboxOptions } from '../../apps/wegroup-sandbox/src/sandbox.app';
 import { connectRedis, deleteKeys, redisTopologyEnv, uniqueQueuePrefix } from './redis-keys';
 import { waitFor } from './wait';
 
@@ -32,8 +32,9 @@ export interface StartedSandbox {
   close(): Promise<void>;
 }
 
-export async function startSandbox(): Promise<StartedSandbox> {
-  const app = await createSandboxApp({ logger: TEST_LOGGER });
+/** The sandbox in this process; `options` as its SANDBOX_* variables would set them (e.g. `callbacks`). */
+export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<StartedSandbox> {
+  const app = await createSandboxApp({ logger: TEST_LOGGER, ...options });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { url, app, close: () => app.close() };

@@ -5,6 +5,7 @@ import { Admission, CircuitBreaker, LeadsQueue } from '@app/queue';
 import { randomBytes } from 'node:crypto';
 import { Keyring } from '@app/config';
 import {
+  callbackUrl,
   DeliverLeadJobData,
   DeliveryResult,
   LeadBody,
@@ -16,6 +17,7 @@ import {
   sealEvent,
   sealLead,
   SourceFetchError,
+  verifyCallbackToken,
 } from '@app/leads';
 import { NativeEvent, NativeLeadMapper, SourceDefinition, SourceRegistry } from '@app/sources';
 import { ApiTokenAuthProvider, WeGroupClient, WeGroupError } from '@app/wegroup';
@@ -71,6 +73,9 @@ function fakeMapper(map: (source: SourceDefinition, event: NativeEvent) => Promi
 interface Native {
   sources?: SourceDefinition[];
   mapper?: NativeLeadMapper;
+  /** PUBLIC_BASE_URL (sourcesConfig), and the worker's ALLOW_HTTP_URLS. */
+  publicBaseUrl?: string | null;
+  allowHttpUrls?: boolean;
 }
 
 function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics, native: Native = {}, events?: LeadEventEmitter) {
@@ -86,7 +91,7 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
   const processor = new LeadDeliveryProcessor(
     config.redis,
     config.wegroup,
-    config.delivery,
+    native.allowHttpUrls === undefined ? config.delivery : { ...config.delivery, allowHttpUrls: native.allowHttpUrls },
     config.dataKeyring,
     client,
     new ApiTokenAuthProvider('tok', ['leads:write']),
@@ -97,6 +102,7 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     native.mapper ?? fakeMapper(),
     metrics,
     events,
+    native.publicBaseUrl === undefined ? undefined : { publicBaseUrl: native.publicBaseUrl },
   );
   /** The per-source outcomes counted, as `source:outcome`. */
   const counted = () => hincrby.mock.calls.map(([, field]) => field as string);
@@ -190,6 +196,50 @@ describe('LeadDeliveryProcessor', () => {
     const { job, log } = fakeJob();
     await expect(processor.process(job)).rejects.toEqual(new UnrecoverableError('WeGroup answered 422: bad vin'));
     expect(loggedAttempt(log)).toMatchObject({ outcome: 'permanent', error: 'WeGroup answered 422: bad vin' });
+  });
+
+  describe("our callback URL (WeGroup's callbacks come back to the intake)", () => {
+    const ok = async () => ({ statusCode: 201, leadId: 'wg-9', body: null });
+    const pushedLead = (client: WeGroupClient) => (client.pushLead as jest.Mock).mock.calls[0][2] as LeadBody;
+    const jobWith = (callbacks?: string[]) => {
+      const { job } = fakeJob();
+      job.data.sealed_lead = sealLead(config.dataKeyring, { ...LEAD, prospect: { ...LEAD.prospect, callbacks } });
+      return job;
+    };
+
+    it("adds it after the CRM's own URLs, in their order, with PUBLIC_BASE_URL; the stored lead stays as sent", async () => {
+      const { processor, client } = processorWith(ok, undefined, undefined, { publicBaseUrl: 'https://leads.example.com' });
+      const job = jobWith(['https://crm.example.com/cb/1', 'https://crm.example.com/cb/2']);
+      const stored = job.data.sealed_lead;
+      await processor.process(job);
+      const url = callbackUrl(config.dataKeyring, 'https://leads.example.com', 'lead-1');
+      expect(url).toMatch(/^https:\/\/leads\.example\.com\/v1\/callbacks\/wegroup\/lead-1\/[A-Za-z0-9_-]{43}$/);
+      expect(verifyCallbackToken(config.dataKeyring, 'lead-1', url.split('/').at(-1)!)).toBe(true);
+      expect(pushedLead(client).prospect.callbacks).toEqual(['https://crm.example.com/cb/1', 'https://crm.example.com/cb/2', url]);
+      expect({ ...pushedLead(client), prospect: { ...pushedLead(client).prospect, callbacks: undefined } }).toEqual({ ...LEAD, prospect: { ...LEAD.prospect, callbacks: undefined } });
+      expect(job.data.sealed_lead).toBe(stored);
+      expect(openLead(config.dataKeyring, job.data)!.prospect.callbacks).toEqual(['https://crm.example.com/cb/1', 'https://crm.example.com/cb/2']);
+    });
+
+    it('sends the lead as it is without PUBLIC_BASE_URL, or with an http one unless ALLOW_HTTP_URLS', async () => {
+      for (const native of [{}, { publicBaseUrl: null }, { publicBaseUrl: 'http://localhost:3000' }]) {
+        const { processor, client } = processorWith(ok, undefined, undefined, native);
+        await processor.process(jobWith(['https://crm.example.com/cb/1']));
+        expect(pushedLead(client).prospect.callbacks).toEqual(['https://crm.example.com/cb/1']);
+      }
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('PUBLIC_BASE_URL is http without ALLOW_HTTP_URLS=true'));
+      const { processor, client } = processorWith(ok, undefined, undefined, { publicBaseUrl: 'http://localhost:3000', allowHttpUrls: true });
+      await processor.process(jobWith());
+      expect(pushedLead(client).prospect.callbacks).toEqual([callbackUrl(config.dataKeyring, 'http://localhost:3000', 'lead-1')]);
+    });
+
+    it("keeps a prospect's 20 URLs as they are and says so once", async () => {
+      const { processor, client } = processorWith(ok, undefined, undefined, { publicBaseUrl: 'https://leads.example.com' });
+      const twenty = Array.from({ length: 20 }, (_, n) => `https://crm.example.com/cb/${n}`);
+      await processor.process(jobWith(twenty));
+      expect(pushedLead(client).prospect.callbacks).toEqual(twenty);
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^Lead lead-1 already has 20 callback URLs/));
+    });
   });
 
   describe('unexpected and recurring errors', () => {

@@ -12,6 +12,7 @@ import {
   AttemptEntry,
   AttemptOutcome,
   attemptsFor,
+  callbackUrl,
   decide,
   Decision,
   DeliverLeadJobData,
@@ -20,17 +21,19 @@ import {
   LeadBody,
   LeadMappingError,
   LeadRepository,
+  MAX_PROSPECT_CALLBACKS,
   openEvent,
   openLead,
   RETRY_SCHEDULE_BACKOFF,
   retryDelayMs,
   UnreadableJobError,
+  withCallbackUrl,
   withCircuitCount,
 } from '@app/leads';
 import { checkRedisDurability, CircuitBreaker, closeWithin, keyPrefix, LEADS_QUEUE, REDIS_CONNECTION } from '@app/queue';
 import { PUSH_LEAD_SCOPE, PushLeadOptions, WEGROUP_AUTH_PROVIDER, WeGroupAuthProvider, WeGroupClient, truncate } from '@app/wegroup';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
-import { NativeLeadMapper, SourceRegistry } from '@app/sources';
+import { NativeLeadMapper, SourceRegistry, sourcesConfig, SourcesConfig } from '@app/sources';
 import { externalRefOf, LeadEventEmitter, LeadEventInput } from '@app/events';
 import { WorkerMetrics } from './worker.metrics';
 
@@ -97,10 +100,36 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     private readonly mapper: NativeLeadMapper,
     @Optional() private readonly metrics?: WorkerMetrics,
     @Optional() private readonly events?: LeadEventEmitter,
+    @Optional() @Inject(sourcesConfig.KEY) sourcesSettings?: Pick<SourcesConfig, 'publicBaseUrl'>,
   ) {
     this.config = { redis: redisOptions, wegroup, delivery, dataKeyring };
     this.keyring = this.config.dataKeyring;
     this.attempts = attemptsFor(this.config.delivery.retry);
+    this.callbackBase = this.callbackBaseOf(sourcesSettings?.publicBaseUrl ?? null);
+  }
+
+  // ---- WeGroup's callbacks about a lead come back to us (PUBLIC_BASE_URL) --------------------
+
+  /** PUBLIC_BASE_URL when WeGroup may be given URLs under it: https, or http with ALLOW_HTTP_URLS (local use). */
+  private readonly callbackBase: string | null;
+
+  private callbackBaseOf(publicBaseUrl: string | null): string | null {
+    if (publicBaseUrl === null) return null;
+    if (publicBaseUrl.startsWith('https:') || this.config.delivery.allowHttpUrls) return publicBaseUrl;
+    this.logger.warn('PUBLIC_BASE_URL is http without ALLOW_HTTP_URLS=true: leads go to WeGroup without our callback URL');
+    return null;
+  }
+
+  /**
+   * The lead as pushed: with PUBLIC_BASE_URL, our callback URL for it after the CRM's own; the
+   * stored lead stays as the source sent it. A prospect with WeGroup's maximum of URLs keeps
+   * the CRM's (said once, on the lead's first attempt).
+   */
+  private withOurCallback(job: LeadJob, data: DeliverLeadJobData, lead: LeadBody): LeadBody {
+    if (this.callbackBase === null) return lead;
+    const pushed = withCallbackUrl(lead, callbackUrl(this.keyring, this.callbackBase, data.lead_id));
+    if (pushed.full && job.attemptsMade === 0) this.logger.warn(`Lead ${data.lead_id} already has ${MAX_PROSPECT_CALLBACKS} callback URLs: ours is not added, no WeGroup callback will be recorded`);
+    return pushed.lead;
   }
 
   onApplicationBootstrap(): void {
@@ -256,7 +285,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
     try {
       const lead = data?.native ? await this.mapNative(job, data) : this.readLead(data);
       if (!lead) return { type: 'erased' };
-      const result = await this.push(data!, lead);
+      const result = await this.push(data!, this.withOurCallback(job, data!, lead));
       return { type: 'delivered', ...result };
     } catch (error) {
       return { type: 'failed', error };

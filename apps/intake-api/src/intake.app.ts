@@ -9,6 +9,8 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { LeadsQueue } from '@app/queue';
 import { IntakeAppConfig } from './intake.config';
 import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
+import { CALLBACK_BODY_LIMIT_BYTES, CALLBACK_ROUTE } from './callbacks/callback-request';
+import { WeGroupCallbacksService } from './callbacks/wegroup-callbacks.service';
 import { BodyBudget, markInexactNumbers } from './common/body-limits';
 import { ProblemException } from './common/problem';
 import { SourceRegistry } from '@app/sources';
@@ -42,14 +44,15 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 
 /**
  * The batch route takes bodies up to INTAKE_BATCH_BODY_LIMIT_BYTES (up to 500 leads), the hook
- * route and its preview HOOK_BODY_LIMIT_BYTES (a Salesforce message of 100 notifications);
- * every other route BODY_LIMIT_BYTES. Set as the route is registered (Nest does that in init()).
+ * route and its preview HOOK_BODY_LIMIT_BYTES (a Salesforce message of 100 notifications), the
+ * WeGroup callback route CALLBACK_BODY_LIMIT_BYTES; every other route BODY_LIMIT_BYTES. Set as the route is registered (Nest does that in init()).
  */
 function routeBodyLimits(fastify: FastifyInstance, batchLimit: number): void {
   const limits = new Map([
     [LEAD_BATCH_ROUTE, batchLimit],
     [HOOK_ROUTE, HOOK_BODY_LIMIT_BYTES],
     [PREVIEW_ROUTE, HOOK_BODY_LIMIT_BYTES],
+    [CALLBACK_ROUTE, CALLBACK_BODY_LIMIT_BYTES],
   ]);
   fastify.addHook('onRoute', (route) => {
     const limit = limits.get(route.url);
@@ -59,11 +62,12 @@ function routeBodyLimits(fastify: FastifyInstance, batchLimit: number): void {
 
 /**
  * Our API takes JSON only, but for the platforms' own webhooks (also forms and XML) and their
- * preview (also XML); anything else is a 415 that says so, before any parsing.
+ * preview (also XML), and WeGroup's callbacks (any type: their format is not published);
+ * anything else is a 415 that says so, before any parsing.
  */
 function requireJsonBodies(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') || !BODY_METHODS.has(request.method)) return;
+    if (!request.url.startsWith('/v1/') || !BODY_METHODS.has(request.method) || request.routeOptions.url === CALLBACK_ROUTE) return;
     const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     const type = request.headers['content-type'];
     const types = bodyTypesOf(request.routeOptions.url);
@@ -83,6 +87,22 @@ function requireJsonBodies(fastify: FastifyInstance): void {
  */
 function parseXmlAsText(app: NestFastifyApplication): void {
   app.useBodyParser(XML_TYPES, { bodyLimit: HOOK_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body.toString('utf8')));
+}
+
+/**
+ * WeGroup's callbacks come in any content type: a type no other parser takes is read as bytes
+ * (kept as rawBody, the text stored), on the callback route only. Elsewhere such a body stays
+ * what it was before this parser: Fastify's 415. Added on Fastify itself, not through Nest,
+ * which would otherwise take a catch-all parser for its own JSON and form parsers.
+ */
+function readAnyTypeOnCallbacks(fastify: FastifyInstance): void {
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: CALLBACK_BODY_LIMIT_BYTES }, (request, body, done) => {
+    if (request.routeOptions.url !== CALLBACK_ROUTE) {
+      return done(Object.assign(new Error('Unsupported Media Type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+    }
+    (request as { rawBody?: Buffer }).rawBody = body as Buffer;
+    done(null, body);
+  });
 }
 
 /**
@@ -119,9 +139,10 @@ const UNREAD = Symbol('unread body');
  * The hook route likewise: a blocked address or source is answered 429 here, and a request to
  * an unknown source, or failing a check made on headers alone (basic auth, a token, an API
  * key), is left unread and answered by the route (404, 401). Signatures are checked over the
- * body, after it is read.
+ * body, after it is read. The WeGroup callback route's token is in its path: a wrong one is
+ * answered 401 (a blocked address 429) right away.
  */
-function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard, hooks: HookIntakeService): void {
+function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard, hooks: HookIntakeService, callbacks: WeGroupCallbacksService): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
     if (request.method === 'POST' && KEYED_BODY_ROUTES.has(request.routeOptions.url ?? '') && apiKeys.keySource(request) === undefined) {
       (request as { [UNREAD]?: boolean })[UNREAD] = true;
@@ -131,6 +152,10 @@ function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuar
   fastify.addHook('onRequest', async (request) => {
     if (request.routeOptions.url !== HOOK_ROUTE) return;
     if (await hooks.beforeBody(request)) (request as { [UNREAD]?: boolean })[UNREAD] = true;
+  });
+  // A WeGroup callback whose token is not the lead's is answered 401 here, its body unread.
+  fastify.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url === CALLBACK_ROUTE && request.method === 'POST') await callbacks.beforeBody(request);
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
     if (!(request as { [UNREAD]?: boolean })[UNREAD]) return done(null, payload);
@@ -238,9 +263,14 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   // request that Sec-Fetch-Site or Origin says is cross-site is a 403 (curl sends neither).
   app.enableCsrfProtection();
   requireJsonBodies(app.getHttpAdapter().getInstance());
-  refuseUnkeyedBodiesUnread(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard), app.get(HookIntakeService));
+  readAnyTypeOnCallbacks(app.getHttpAdapter().getInstance());
+  refuseUnkeyedBodiesUnread(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard), app.get(HookIntakeService), app.get(WeGroupCallbacksService));
   budgetBodiesInFlight(app.getHttpAdapter().getInstance(), new BodyBudget(config.intake.bodyBudgetBytes));
-  requireUtf8Bodies(app.getHttpAdapter().getInstance(), (request) => isJsonType(request.headers['content-type']) && !isNativeBody(request, config.registry));
+  // A callback is stored as received: its numbers are WeGroup's business, not marked.
+  requireUtf8Bodies(
+    app.getHttpAdapter().getInstance(),
+    (request) => isJsonType(request.headers['content-type']) && !isNativeBody(request, config.registry) && request.routeOptions.url !== CALLBACK_ROUTE,
+  );
   // Exit 0 after a clean shutdown (Nest would otherwise re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });

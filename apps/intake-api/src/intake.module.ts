@@ -7,6 +7,8 @@ import { LeadRepository } from '@app/leads';
 import { SourcesModule } from '@app/sources';
 import { EventsModule } from '@app/events';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
+import { WeGroupCallbacksController } from './callbacks/wegroup-callbacks.controller';
+import { WeGroupCallbacksService } from './callbacks/wegroup-callbacks.service';
 import { ProblemFilter } from './common/problem.filter';
 import { RedisThrottlerStorage } from './common/redis-throttler.storage';
 import { StrictValidationPipe } from './common/strict-validation.pipe';
@@ -46,7 +48,7 @@ export class IntakeModule {
         // Stores events (lead.erased, lead.updated) for the worker to send; reads them for GET /v1/leads/{id} and the replays.
         EventsModule.forRoot({ config: config.events, registry: config.registry, everySource: true, retry: config.retry, retention: config.retention }),
       ],
-      controllers: [LeadIntakeController, HooksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
+      controllers: [LeadIntakeController, HooksController, WeGroupCallbacksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [
         ...intakeConfigProviders(config),
         { provide: APP_PIPE, useFactory: () => new StrictValidationPipe({ allowHttpUrls: config.intake.allowHttpUrls }) },
@@ -81,6 +83,7 @@ export class IntakeModule {
         LeadIntakeService,
         HookIntakeService,
         HookThrottle,
+        WeGroupCallbacksService,
         PreviewOpsGuard,
         SourcesService,
         LeadStatusService,

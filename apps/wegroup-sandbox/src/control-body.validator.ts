@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { InvalidJsonBody } from './sandbox-http.setup';
-import { isValidToken, scopeProblem, type TokenScheme } from './sandbox-options';
+import { callbackStatusesProblem, isValidToken, scopeProblem, type TokenScheme } from './sandbox-options';
 import { MAX_DELAY_MS } from './sandbox.constants';
 import type { FaultMode, NewFaultRule } from './sandbox.types';
 
@@ -109,13 +109,31 @@ export function parseFaultRule(raw: unknown): NewFaultRule {
   return rule;
 }
 
-export function parseBehaviour(raw: unknown): { delay_ms: number } {
-  const input = jsonObject(raw, ['delay_ms']);
+export interface BehaviourChange {
+  delay_ms?: number;
+  callbacks?: string[];
+  callback_delay_ms?: number;
+}
+
+const BEHAVIOUR_FIELDS = ['delay_ms', 'callbacks', 'callback_delay_ms'] as const;
+
+/** PUT /_sandbox/behaviour: any of its fields, at least one. */
+export function parseBehaviour(raw: unknown): BehaviourChange {
+  const input = jsonObject(raw, BEHAVIOUR_FIELDS);
   const problems: string[] = [];
-  const delayMs = input.delay_ms === undefined ? undefined : integerIn(input.delay_ms, 'delay_ms', 0, MAX_DELAY_MS, problems);
-  if (input.delay_ms === undefined) problems.push(`delay_ms is required (an integer between 0 and ${MAX_DELAY_MS})`);
+  const change: BehaviourChange = {};
+  if (input.delay_ms !== undefined) change.delay_ms = integerIn(input.delay_ms, 'delay_ms', 0, MAX_DELAY_MS, problems);
+  if (input.callback_delay_ms !== undefined) change.callback_delay_ms = integerIn(input.callback_delay_ms, 'callback_delay_ms', 0, MAX_DELAY_MS, problems);
+  if (input.callbacks !== undefined) {
+    const problem = Array.isArray(input.callbacks) ? callbackStatusesProblem(input.callbacks) : 'must be an array of statuses (empty: no callbacks)';
+    if (problem) problems.push(`callbacks ${problem}`);
+    else change.callbacks = input.callbacks as string[];
+  }
+  if (BEHAVIOUR_FIELDS.every((field) => input[field] === undefined)) {
+    problems.push(`delay_ms (an integer between 0 and ${MAX_DELAY_MS}), callbacks or callback_delay_ms is required`);
+  }
   if (problems.length > 0) throw badRequest(problems);
-  return { delay_ms: delayMs as number };
+  return change;
 }
 
 export interface TokenRegistration {

@@ -118,6 +118,10 @@ describe('WeGroup sandbox control API', () => {
       expect(response.json.detail).toMatch(message);
     }
     expect((await sandbox.call('PUT', '/_sandbox/behaviour', { body: { delay_ms: 'slow' } })).status).toBe(400);
+    expect((await sandbox.call('PUT', '/_sandbox/behaviour', { body: {} })).json.detail).toMatch(/delay_ms .*, callbacks or callback_delay_ms is required/);
+    const badCallbacks = await sandbox.call('PUT', '/_sandbox/behaviour', { body: { callbacks: 'created', callback_delay_ms: -1 } });
+    expect(badCallbacks.json.errors).toEqual(['callback_delay_ms must be an integer between 0 and 600000', 'callbacks must be an array of statuses (empty: no callbacks)']);
+    expect((await sandbox.call('PUT', '/_sandbox/behaviour', { body: { callbacks: ['created', 'offer sent'] } })).json.detail).toMatch(/callbacks entry 2 must be a status/);
     expect((await sandbox.call('POST', '/_sandbox/tokens', { body: { scheme: 'apikey', token: 't', scopes: ['api'] } })).json.detail).toMatch(
       /only to SSO/,
     );

@@ -4,6 +4,13 @@ import { isValidToken, type TokenScheme } from './sandbox-options';
 import { SandboxStateService } from './sandbox-state.service';
 import type { CreatedLead, FaultRule, RecordedRequest } from './sandbox.types';
 
+interface Behaviour {
+  delay_ms: number;
+  max_records: number;
+  callbacks: string[];
+  callback_delay_ms: number;
+}
+
 /** Test/demo control plane. No auth: the sandbox is a local tool. */
 @Controller('_sandbox')
 export class SandboxControlController {
@@ -26,13 +33,17 @@ export class SandboxControlController {
   }
 
   @Get('behaviour')
-  behaviour(): { delay_ms: number; max_records: number } {
-    return { delay_ms: this.state.delayMs, max_records: this.state.maxRecords };
+  behaviour(): Behaviour {
+    return { delay_ms: this.state.delayMs, max_records: this.state.maxRecords, callbacks: [...this.state.callbacks], callback_delay_ms: this.state.callbackDelayMs };
   }
 
   @Put('behaviour')
-  setBehaviour(@Body() body: unknown): { delay_ms: number; max_records: number } {
-    this.state.setDelayMs(parseBehaviour(body).delay_ms);
+  setBehaviour(@Body() body: unknown): Behaviour {
+    const change = parseBehaviour(body);
+    if (change.delay_ms !== undefined) this.state.setDelayMs(change.delay_ms);
+    if (change.callbacks !== undefined || change.callback_delay_ms !== undefined) {
+      this.state.setCallbacks(change.callbacks ?? this.state.callbacks, change.callback_delay_ms ?? this.state.callbackDelayMs);
+    }
     return this.behaviour();
   }
 

@@ -167,7 +167,7 @@ describe('WeGroup sandbox lead endpoint', () => {
     } finally {
       await sandbox.call('PUT', '/_sandbox/behaviour', { body: { delay_ms: 0 } });
     }
-    expect((await sandbox.call('GET', '/_sandbox/behaviour')).json).toEqual({ delay_ms: 0, max_records: 50_000 });
+    expect((await sandbox.call('GET', '/_sandbox/behaviour')).json).toEqual({ delay_ms: 0, max_records: 50_000, callbacks: [], callback_delay_ms: 200 });
   });
 
   it('answers GET /health', async () => {

@@ -4,6 +4,7 @@ import { grants, PUSH_LEAD_SCOPE } from '@app/wegroup/scopes';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidJsonBody, recordedBody, recordOf } from './sandbox-http.setup';
 import { jsonDecodeIssue, validateLeadBody } from './lead-body.validator';
+import { SandboxCallbackSender } from './sandbox-callback.sender';
 import { SandboxIntrospectionService } from './sandbox-introspection.service';
 import { SandboxStateService } from './sandbox-state.service';
 import type { FaultRule, RecordedRequest } from './sandbox.types';
@@ -27,6 +28,7 @@ export class SandboxLeadsController {
   constructor(
     private readonly state: SandboxStateService,
     private readonly introspection: SandboxIntrospectionService,
+    private readonly callbacks: SandboxCallbackSender,
   ) {}
 
   @Post('customers')
@@ -52,7 +54,9 @@ export class SandboxLeadsController {
 
     const lead = this.state.createLead(distributionId, body);
     record.lead_id = lead.id;
-    return this.send(reply, record, 201, { id: lead.id, distribution_id: lead.distribution_id, created_at: lead.created_at });
+    this.send(reply, record, 201, { id: lead.id, distribution_id: lead.distribution_id, created_at: lead.created_at });
+    // As WeGroup: updates of the lead reach its callback URLs once it exists (SANDBOX_CALLBACKS).
+    this.callbacks.schedule(lead);
   }
 
   /**

@@ -3,7 +3,7 @@ import { readSandboxOptions } from './sandbox.app';
 describe('readSandboxOptions', () => {
   it('has working defaults', () => {
     const options = readSandboxOptions({});
-    expect(options).toMatchObject({ port: 3100, host: '0.0.0.0', delayMs: 0, maxRecords: 50_000 });
+    expect(options).toMatchObject({ port: 3100, host: '0.0.0.0', delayMs: 0, maxRecords: 50_000, callbacks: [], callbackDelayMs: 200 });
     expect([...options.apiTokens]).toEqual([['sandbox-api-token', ['leads:write']]]);
     expect(options.bearerTokens.size).toBe(0);
   });
@@ -16,8 +16,10 @@ describe('readSandboxOptions', () => {
       SANDBOX_BEARER_TOKENS: 'sso=api|openid|offline',
       SANDBOX_DELAY_MS: '25',
       SANDBOX_MAX_RECORDS: '10',
+      SANDBOX_CALLBACKS: ' created , offer_sent',
+      SANDBOX_CALLBACK_DELAY_MS: '0',
     });
-    expect(options).toMatchObject({ port: 0, host: '127.0.0.1', delayMs: 25, maxRecords: 10 });
+    expect(options).toMatchObject({ port: 0, host: '127.0.0.1', delayMs: 25, maxRecords: 10, callbacks: ['created', 'offer_sent'], callbackDelayMs: 0 });
     expect([...options.apiTokens]).toEqual([
       ['a', ['leads:write', 'leads:read']],
       ['b', []],
@@ -32,6 +34,11 @@ describe('readSandboxOptions', () => {
     [{ SANDBOX_DELAY_MS: '-5' }, /^SANDBOX_DELAY_MS /],
     [{ SANDBOX_MAX_RECORDS: '0' }, /^SANDBOX_MAX_RECORDS /],
     [{ SANDBOX_HOST: 'a b' }, /^SANDBOX_HOST /],
+    [{ SANDBOX_CALLBACKS: 'created,,offer_sent' }, /^SANDBOX_CALLBACKS entry 2 must be a status/],
+    [{ SANDBOX_CALLBACKS: 'created,offer sent' }, /^SANDBOX_CALLBACKS entry 2 must be a status/],
+    [{ SANDBOX_CALLBACKS: Array.from({ length: 21 }, (_, n) => `s${n}`).join(',') }, /^SANDBOX_CALLBACKS holds 21 statuses; at most 20/],
+    [{ SANDBOX_CALLBACK_DELAY_MS: '-1' }, /^SANDBOX_CALLBACK_DELAY_MS /],
+    [{ SANDBOX_CALLBACK_DELAY_MS: '600001' }, /^SANDBOX_CALLBACK_DELAY_MS /],
     [{ SANDBOX_API_TOKENS: 'secret-token' }, /^SANDBOX_API_TOKENS entry 1 has no "="/],
     [{ SANDBOX_API_TOKENS: 'a=leads:write,a=leads:read' }, /^SANDBOX_API_TOKENS entry 2 repeats/],
     [{ SANDBOX_API_TOKENS: 'a=leads:writ' }, /^SANDBOX_API_TOKENS entry 1 has unknown scope "leads:writ"/],

@@ -24,6 +24,13 @@ export interface SandboxOptions {
   /** How many requests (and created leads) are kept; the oldest go first. */
   maxRecords: number;
   /**
+   * Statuses posted, in this order, to each callback URL of every lead created (the lead's
+   * `prospect.callbacks`); empty: no callbacks.
+   */
+  callbacks: readonly string[];
+  /** Wait before each status is posted (after the lead is created, then between statuses). */
+  callbackDelayMs: number;
+  /**
    * Validates bearer tokens that are not registered locally at an OAuth 2.0 introspection
    * endpoint (RFC 7662), as WeGroup's API does with tokens of its own SSO. Off when undefined.
    */
@@ -60,7 +67,30 @@ export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = {
   bearerTokens: new Map(),
   delayMs: 0,
   maxRecords: 50_000,
+  callbacks: [],
+  callbackDelayMs: 200,
 };
+
+/** Statuses of a callback sequence: at most this many, each a short word. */
+export const MAX_CALLBACK_STATUSES = 20;
+const CALLBACK_STATUS = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** The problem with a callback sequence (env or control API), or undefined. Names the entry by position. */
+export function callbackStatusesProblem(statuses: readonly unknown[]): string | undefined {
+  if (statuses.length > MAX_CALLBACK_STATUSES) return `holds ${statuses.length} statuses; at most ${MAX_CALLBACK_STATUSES}`;
+  const bad = statuses.findIndex((status) => typeof status !== 'string' || !CALLBACK_STATUS.test(status));
+  return bad < 0 ? undefined : `entry ${bad + 1} must be a status of 1 to 64 letters, digits, "_", ".", ":" or "-"`;
+}
+
+/** SANDBOX_CALLBACKS: comma-separated statuses (e.g. `created,offer_sent`). */
+function readCallbackStatuses(env: Env): string[] {
+  const raw = env.SANDBOX_CALLBACKS?.trim();
+  if (!raw) return [];
+  const statuses = raw.split(',').map((status) => status.trim());
+  const problem = callbackStatusesProblem(statuses);
+  if (problem) throw new ConfigError('SANDBOX_CALLBACKS', problem);
+  return statuses;
+}
 
 export const MAX_RECORDS_LIMIT = 5_000_000;
 
@@ -123,6 +153,8 @@ export function readSandboxOptions(env: Env = process.env): SandboxOptions {
     bearerTokens: parseTokenList(env, 'SANDBOX_BEARER_TOKENS', 'bearer', DEFAULT_SANDBOX_OPTIONS.bearerTokens),
     delayMs: integer(env, 'SANDBOX_DELAY_MS', DEFAULT_SANDBOX_OPTIONS.delayMs, 0, MAX_DELAY_MS),
     maxRecords: integer(env, 'SANDBOX_MAX_RECORDS', DEFAULT_SANDBOX_OPTIONS.maxRecords, 1, MAX_RECORDS_LIMIT),
+    callbacks: readCallbackStatuses(env),
+    callbackDelayMs: integer(env, 'SANDBOX_CALLBACK_DELAY_MS', DEFAULT_SANDBOX_OPTIONS.callbackDelayMs, 0, MAX_DELAY_MS),
     introspection: readIntrospectionOptions(env),
     logLevel: readLogLevel(env),
   };

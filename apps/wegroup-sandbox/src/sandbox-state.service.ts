@@ -20,12 +20,16 @@ export class SandboxStateService {
   private seq = 0;
   private faultSeq = 0;
   private delay: number;
+  private callbackStatuses: readonly string[];
+  private callbackDelay: number;
 
   constructor(@Inject(SANDBOX_OPTIONS) private readonly options: SandboxOptions) {
     this.requests = new RingBuffer(options.maxRecords);
     this.leads = new RingBuffer(options.maxRecords);
     this.tokens = { apikey: new Map(options.apiTokens), bearer: new Map(options.bearerTokens) };
     this.delay = options.delayMs;
+    this.callbackStatuses = options.callbacks;
+    this.callbackDelay = options.callbackDelayMs;
   }
 
   get maxRecords(): number {
@@ -138,5 +142,20 @@ export class SandboxStateService {
   setDelayMs(delayMs: number): void {
     this.delay = delayMs;
     this.logger.log(`Global lead delay set to ${delayMs} ms`);
+  }
+
+  /** The statuses posted to each callback URL of a lead created from now on. */
+  get callbacks(): readonly string[] {
+    return this.callbackStatuses;
+  }
+
+  get callbackDelayMs(): number {
+    return this.callbackDelay;
+  }
+
+  setCallbacks(statuses: readonly string[], delayMs = this.callbackDelay): void {
+    this.callbackStatuses = [...statuses];
+    this.callbackDelay = delayMs;
+    this.logger.log(statuses.length ? `Callbacks after each lead: ${statuses.join(', ')}, ${delayMs} ms apart` : 'Callbacks off');
   }
 }

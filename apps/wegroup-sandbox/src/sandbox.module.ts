@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { SandboxCallbackSender } from './sandbox-callback.sender';
 import { SandboxControlController } from './sandbox-control.controller';
 import { SandboxHealthController } from './sandbox-health.controller';
 import { SandboxLeadsController } from './sandbox-leads.controller';
@@ -13,8 +14,8 @@ export class SandboxModule {
     return {
       module: SandboxModule,
       controllers: [SandboxLeadsController, SandboxControlController, SandboxHealthController],
-      providers: [{ provide: SANDBOX_OPTIONS, useValue: options }, SandboxStateService, SandboxIntrospectionService],
-      exports: [SandboxStateService],
+      providers: [{ provide: SANDBOX_OPTIONS, useValue: options }, SandboxStateService, SandboxIntrospectionService, SandboxCallbackSender],
+      exports: [SandboxStateService, SandboxCallbackSender],
     };
   }
 }

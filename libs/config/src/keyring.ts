@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 export interface KeyringKey {
   id: string;
@@ -14,6 +14,8 @@ const FORMAT = 'v1';
  */
 export class Keyring {
   private readonly byId: Map<string, Buffer>;
+  /** Keys derived for a purpose (HKDF), current first, computed once per purpose. */
+  private readonly derived = new Map<string, Buffer[]>();
 
   constructor(
     private readonly current: KeyringKey,
@@ -50,5 +52,20 @@ export class Keyring {
   /** A keyed digest (HMAC-SHA256 under the current key): comparable, but not guessable from the data. */
   digest(text: string): string {
     return createHmac('sha256', this.current.key).update(text).digest('hex');
+  }
+
+  /**
+   * HMAC-SHA256 of `text` under a key derived for `purpose` (HKDF-SHA256, `purpose` as its
+   * info) from each configured key, current first: the first is the one to hand out, the others
+   * still verify what was handed out before a rotation. The derived keys never leave the keyring,
+   * and one purpose's MACs say nothing about another's, or about the sealing key.
+   */
+  purposeMacs(purpose: string, text: string): Buffer[] {
+    let keys = this.derived.get(purpose);
+    if (!keys) {
+      keys = [...this.byId.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, 32)));
+      this.derived.set(purpose, keys);
+    }
+    return keys.map((key) => createHmac('sha256', key).update(text).digest());
   }
 }

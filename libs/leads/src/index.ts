@@ -10,3 +10,4 @@ export * from './lead-jobs.config';
 export * from './lead.repository';
 export * from './native-lead-errors';
 export * from './validation';
+export * from './callback-token';

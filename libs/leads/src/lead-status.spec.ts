@@ -21,6 +21,7 @@ const record = (overrides: Partial<DeliverLeadJobData> = {}): LeadRecord => ({
   failedReason: 'Mapping of source "hubspot-main" gave no prospect.first_name',
   result: null,
   log: [],
+  callbacks: [],
 });
 
 describe('leadStatusView (GET /v1/leads/{id})', () => {
@@ -33,5 +34,24 @@ describe('leadStatusView (GET /v1/leads/{id})', () => {
 
   it('has no native field for a lead posted in WeGroup shape', () => {
     expect(leadStatusView(record())).not.toHaveProperty('native');
+  });
+
+  it("shows WeGroup's callbacks oldest first: a JSON body parsed, any other as its text, a broken JSON one as received", () => {
+    const view = leadStatusView({
+      ...record(),
+      callbacks: [
+        { received_at: '2026-01-01T00:01:00.000Z', content_type: 'application/json; charset=utf-8', body: '{"status":"created"}' },
+        { received_at: '2026-01-01T00:02:00.000Z', content_type: 'application/x-www-form-urlencoded', body: 'status=offer_sent' },
+        { received_at: '2026-01-01T00:03:00.000Z', content_type: 'application/json', body: '{"status":' },
+        { received_at: '2026-01-01T00:04:00.000Z', content_type: null, body: '' },
+      ],
+    });
+    expect(view.callbacks_received).toEqual([
+      { received_at: '2026-01-01T00:01:00.000Z', content_type: 'application/json; charset=utf-8', body: { status: 'created' } },
+      { received_at: '2026-01-01T00:02:00.000Z', content_type: 'application/x-www-form-urlencoded', body: 'status=offer_sent' },
+      { received_at: '2026-01-01T00:03:00.000Z', content_type: 'application/json', body: '{"status":' },
+      { received_at: '2026-01-01T00:04:00.000Z', content_type: null, body: '' },
+    ]);
+    expect(leadStatusView(record()).callbacks_received).toEqual([]);
   });
 });

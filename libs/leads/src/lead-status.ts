@@ -1,6 +1,6 @@
-import type { LeadEventViewDto, LeadStatusDto } from './dto/lead-views.dto';
+import type { CallbackReceivedDto, LeadEventViewDto, LeadStatusDto } from './dto/lead-views.dto';
 import type { AttemptRecord } from './lead-job';
-import type { LeadRecord } from './lead.repository';
+import type { CallbackRecord, LeadRecord } from './lead.repository';
 
 /** `waiting_reauth`: the lead's SSO connection needs the broker to sign in again; it waits. */
 export const LEAD_STATUSES = ['queued', 'delivering', 'retrying', 'waiting_reauth', 'delivered', 'failed'] as const;
@@ -55,8 +55,23 @@ export function leadStatusView(record: LeadRecord, events: LeadEventViewDto[] = 
         : null,
     personal_data_erased_at: data.lead_erased_at ?? null,
     attempts_log: log,
+    callbacks_received: record.callbacks.map(callbackView),
     // Which event a native lead came from; never the event (personal data, and sealed at rest).
     ...(data.native ? { native: { type: data.native.type, event_id: data.native.event_id } } : {}),
     events,
   };
+}
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+
+/** A callback as shown: a JSON body parsed (as WeGroup sent it), any other body as its text. */
+export function callbackView({ received_at, content_type, body }: CallbackRecord): CallbackReceivedDto {
+  if (content_type !== null && JSON_TYPE.test(content_type)) {
+    try {
+      return { received_at, content_type, body: JSON.parse(body) as unknown };
+    } catch {
+      // Stored as received; shown as the text it is.
+    }
+  }
+  return { received_at, content_type, body };
 }

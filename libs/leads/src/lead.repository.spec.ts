@@ -6,7 +6,7 @@ import { connectRedis, deleteKeys, uniqueQueuePrefix } from '../../../test/suppo
 import { AttemptRecord, HeldRecord } from './lead-job';
 import { readDataKeyring } from './data-keyring.config';
 import { readRetentionConfig, readRetryConfig } from './lead-jobs.settings';
-import { LeadRepository } from './lead.repository';
+import { CallbackTooLargeError, LeadRepository, MAX_CALLBACK_BODY_BYTES, MAX_CALLBACKS_PER_LEAD } from './lead.repository';
 import { openEvent, openLead, sealEvent, sealLead } from './lead-sealing';
 
 /**
@@ -282,6 +282,80 @@ describe('LeadRepository (real Redis)', () => {
         expect(data).toMatchObject({ sealed_lead: null, native: { type: 'hubspot', event_id: 'evt-1', sealed_event: null } });
       }
       expect(await leads.scrubDeliveredBefore(Date.now() + 1_000)).toBe(0);
+      await queue.obliterate({ force: true });
+    });
+  });
+
+  describe("WeGroup's callbacks", () => {
+    const callback = (n: number, body = `{"status":"s${n}","name":"Ada Lovelace"}`) => ({ received_at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), content_type: 'application/json', body });
+    const listKey = (id: string) => queue.toKey(`lead-callbacks:${id}`);
+
+    it('stores them sealed beside the lead, counts them, keeps the latest 50, expiring with the lead data, and shows them with the lead', async () => {
+      const job = await delivered();
+      expect(await leads.recordCallback(job.id!, callback(1))).toEqual({ outcome: 'recorded', index: 1 });
+      expect(await leads.recordCallback(job.id!, callback(2, 'status=offer_sent'))).toEqual({ outcome: 'recorded', index: 2 });
+      const stored = await redis.lrange(listKey(job.id!), 0, -1);
+      expect(stored).toHaveLength(2);
+      expect(stored.every((line) => Keyring.isSealed(line) && !line.includes('Lovelace'))).toBe(true);
+      const ttl = await redis.pttl(listKey(job.id!));
+      const days = Math.max(config.retention.deliveredDays, config.retention.failedDays);
+      expect(ttl).toBeGreaterThan((days - 1) * 86_400_000);
+      expect(ttl).toBeLessThanOrEqual(days * 86_400_000);
+      expect((await leads.find(job.id!))!.callbacks).toEqual([callback(1), callback(2, 'status=offer_sent')]);
+
+      for (let n = 3; n <= MAX_CALLBACKS_PER_LEAD + 5; n++) await leads.recordCallback(job.id!, callback(n));
+      const kept = (await leads.find(job.id!))!.callbacks;
+      expect(kept).toHaveLength(MAX_CALLBACKS_PER_LEAD);
+      expect(kept[0]).toEqual(callback(6));
+      expect(kept.at(-1)).toEqual(callback(MAX_CALLBACKS_PER_LEAD + 5));
+      expect(await leads.recordCallback(job.id!, callback(99))).toEqual({ outcome: 'recorded', index: MAX_CALLBACKS_PER_LEAD + 6 });
+      await queue.obliterate({ force: true });
+    });
+
+    it('refuses a body over 64 KB, and stores one of exactly 64 KB', async () => {
+      const job = await delivered();
+      await expect(leads.recordCallback(job.id!, callback(1, 'x'.repeat(MAX_CALLBACK_BODY_BYTES + 1)))).rejects.toBeInstanceOf(CallbackTooLargeError);
+      // Counted in UTF-8 bytes: 2 bytes a character here.
+      await expect(leads.recordCallback(job.id!, callback(1, 'é'.repeat(MAX_CALLBACK_BODY_BYTES / 2 + 1)))).rejects.toThrow('at most 65536');
+      expect(await redis.exists(listKey(job.id!))).toBe(0);
+      expect(await leads.recordCallback(job.id!, callback(1, 'x'.repeat(MAX_CALLBACK_BODY_BYTES)))).toEqual({ outcome: 'recorded', index: 1 });
+      await queue.obliterate({ force: true });
+    });
+
+    it('takes none for an unknown lead, nor for one whose data was erased', async () => {
+      const unknown = randomUUID();
+      expect(await leads.recordCallback(unknown, callback(1))).toEqual({ outcome: 'ignored', reason: 'unknown' });
+      expect(await redis.exists(listKey(unknown))).toBe(0);
+      const job = await delivered();
+      await leads.erase(job.id!);
+      expect(await leads.recordCallback(job.id!, callback(1))).toEqual({ outcome: 'ignored', reason: 'erased' });
+      expect(await redis.exists(listKey(job.id!))).toBe(0);
+      await queue.obliterate({ force: true });
+    });
+
+    it('erasure and retention remove them with the lead data: a finished lead, a queued one, and callbacks left after a scrub', async () => {
+      const done = await delivered();
+      await leads.recordCallback(done.id!, callback(1));
+      expect(await leads.erase(done.id!)).toEqual({ outcome: 'scrubbed', had: true });
+      expect(await redis.exists(listKey(done.id!), queue.toKey(`lead-callbacks-count:${done.id!}`))).toBe(0);
+      expect((await leads.find(done.id!))!.callbacks).toEqual([]);
+
+      const queued = newLead();
+      await leads.enqueue({ data: queued });
+      await leads.recordCallback(queued.lead_id, callback(1));
+      expect(await leads.erase(queued.lead_id)).toEqual({ outcome: 'removed' });
+      expect(await redis.exists(listKey(queued.lead_id))).toBe(0);
+
+      // Stored after the scrub (a race): an erasure request still finds and removes them.
+      await redis.rpush(listKey(done.id!), keyring.seal(JSON.stringify(callback(2))));
+      expect(await leads.erase(done.id!)).toEqual({ outcome: 'scrubbed', had: true });
+      expect(await redis.exists(listKey(done.id!))).toBe(0);
+      expect(await leads.erase(done.id!)).toEqual({ outcome: 'scrubbed', had: false });
+
+      const kept = await delivered();
+      await leads.recordCallback(kept.id!, callback(1));
+      expect(await leads.scrubDeliveredBefore(Date.now() + 1_000)).toBe(1);
+      expect(await redis.exists(listKey(kept.id!))).toBe(0);
       await queue.obliterate({ force: true });
     });
   });

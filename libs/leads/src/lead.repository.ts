@@ -15,6 +15,38 @@ const SOURCE_COUNTS_KEY = 'source-counts';
 /** Jobs read per round trip when paging through a state. */
 const PAGE = 500;
 
+/** Beside each lead (same hash tag): the sealed WeGroup callbacks, and how many came in all. */
+const CALLBACKS_KEY = 'lead-callbacks:';
+const CALLBACK_COUNT_KEY = 'lead-callbacks-count:';
+
+/** Callbacks kept per lead: the latest. */
+export const MAX_CALLBACKS_PER_LEAD = 50;
+/** Largest callback body stored (the route refuses larger ones before reading them). */
+export const MAX_CALLBACK_BODY_BYTES = 64 * 1024;
+
+/** One callback WeGroup posted about a lead, as stored (sealed: it may carry personal data) and read back. */
+export interface CallbackRecord {
+  received_at: string;
+  /** The Content-Type it came with, or null. */
+  content_type: string | null;
+  /** The body as received, as text: WeGroup does not publish its shape, so it is kept whole. */
+  body: string;
+}
+
+export type RecordCallbackOutcome =
+  /** Stored; `index` counts this lead's callbacks from 1 (the older ones beyond the cap are gone, not their numbers). */
+  | { outcome: 'recorded'; index: number }
+  /** No such lead, or its personal data was erased (erasure, retention): nothing stored. */
+  | { outcome: 'ignored'; reason: 'unknown' | 'erased' };
+
+/** A callback body over MAX_CALLBACK_BODY_BYTES. */
+export class CallbackTooLargeError extends Error {
+  constructor(bytes: number) {
+    super(`The callback body is ${bytes} bytes; at most ${MAX_CALLBACK_BODY_BYTES} are stored`);
+    this.name = 'CallbackTooLargeError';
+  }
+}
+
 /** A lead to store: its payload, and the deduplication id that makes a repeat of it a replay. */
 export interface NewLead {
   data: DeliverLeadJobData;
@@ -43,6 +75,8 @@ export interface LeadRecord {
   failedReason: string | null;
   result: DeliveryResult | null;
   log: LeadLogEntry[];
+  /** WeGroup's callbacks about the lead, opened, oldest first. */
+  callbacks: CallbackRecord[];
 }
 
 /** Which failed leads a bulk retry takes: failed in [failedAfter, failedBefore), with `reason` in their failure. */
@@ -172,7 +206,7 @@ export class LeadRepository {
     // State first: once it says finished, the job record read next is final too.
     const state = await this.queue.getJobState(id);
     if (state === 'unknown') return null;
-    const [job, { logs }] = await Promise.all([this.queue.getJob(id), this.queue.getJobLogs(id)]);
+    const [job, { logs }, callbacks] = await Promise.all([this.queue.getJob(id), this.queue.getJobLogs(id), this.callbacksOf(id)]);
     if (!job?.data) return null;
     return {
       id,
@@ -185,7 +219,43 @@ export class LeadRepository {
       failedReason: job.failedReason || null,
       result: job.returnvalue ?? null,
       log: this.openLog(logs),
+      callbacks,
     };
+  }
+
+  /**
+   * Stores a callback WeGroup posted about this lead, sealed, beside it: the latest
+   * MAX_CALLBACKS_PER_LEAD are kept, for as long as a finished lead keeps its personal data at
+   * most (erasure and retention remove them with it). A lead that is unknown, or whose personal
+   * data was erased, takes none. Throws CallbackTooLargeError over MAX_CALLBACK_BODY_BYTES.
+   */
+  async recordCallback(leadId: string, callback: CallbackRecord): Promise<RecordCallbackOutcome> {
+    const bytes = Buffer.byteLength(callback.body, 'utf8');
+    if (bytes > MAX_CALLBACK_BODY_BYTES) throw new CallbackTooLargeError(bytes);
+    const before = await this.queue.getJob(leadId);
+    if (!before?.data) return { outcome: 'ignored', reason: 'unknown' };
+    if (isErased(before.data)) return { outcome: 'ignored', reason: 'erased' };
+    const list = this.queue.toKey(CALLBACKS_KEY + leadId);
+    const count = this.queue.toKey(CALLBACK_COUNT_KEY + leadId);
+    const ttlMs = Math.max(this.retention.deliveredDays, this.retention.failedDays) * 86_400_000;
+    const client = await this.redis();
+    const results = await client
+      .multi()
+      .rpush(list, this.keyring.seal(JSON.stringify(callback)))
+      .ltrim(list, -MAX_CALLBACKS_PER_LEAD, -1)
+      .pexpire(list, ttlMs)
+      .incr(count)
+      .pexpire(count, ttlMs)
+      .exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed) throw failed?.[0] ?? new Error('The callback was not stored (transaction aborted)');
+    // An erasure that ran meanwhile deleted the list before this write: the callback goes too.
+    const after = await this.queue.getJob(leadId);
+    if (!after?.data || isErased(after.data)) {
+      await this.deleteCallbacks(leadId);
+      return { outcome: 'ignored', reason: after?.data ? 'erased' : 'unknown' };
+    }
+    return { outcome: 'recorded', index: Number(results[3][1]) };
   }
 
   /** Only the lead's payload (no log), or null. */
@@ -257,7 +327,9 @@ export class LeadRepository {
     if (state === 'completed' || state === 'failed') {
       const had = holdsPersonalData(job.data);
       if (had) await this.scrub(job);
-      return { outcome: 'scrubbed', had };
+      // Callbacks that outlived their lead's data (a race with a scrub) go now.
+      const hadCallbacks = !had && (await this.deleteCallbacks(id)) > 0;
+      return { outcome: 'scrubbed', had: had || hadCallbacks };
     }
     try {
       await job.remove();
@@ -266,6 +338,7 @@ export class LeadRepository {
       if ((await job.getState()) !== state) return { outcome: 'picked_up' };
       throw error;
     }
+    await this.deleteCallbacks(id);
     return { outcome: 'removed' };
   }
 
@@ -329,6 +402,25 @@ export class LeadRepository {
     await this.queue.rateLimit(ms);
   }
 
+  /** WeGroup's callbacks about a lead, opened (one that cannot be opened is left out), oldest first. */
+  private async callbacksOf(id: string): Promise<CallbackRecord[]> {
+    const client = await this.redis();
+    const sealed = await client.lrange(this.queue.toKey(CALLBACKS_KEY + id), 0, -1);
+    return sealed.flatMap((line) => {
+      try {
+        return [JSON.parse(this.keyring.open(line)) as CallbackRecord];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Removes a lead's callbacks and their count; how many keys there were. */
+  private async deleteCallbacks(id: string): Promise<number> {
+    const client = await this.redis();
+    return client.del(this.queue.toKey(CALLBACKS_KEY + id), this.queue.toKey(CALLBACK_COUNT_KEY + id));
+  }
+
   /** The queue's own ioredis connection (BullMQ types it as its generic client). */
   private async redis(): Promise<RedisClient> {
     return (await this.queue.getBackend().client) as unknown as RedisClient;
@@ -358,8 +450,8 @@ export class LeadRepository {
 
   /**
    * Removes a finished lead's personal data and keeps its metadata: the sealed body goes, so
-   * does a native lead's raw event (its type and event id stay), and the attempt log is
-   * rewritten without WeGroup's words and bodies (which can echo the prospect). Only for jobs
+   * does a native lead's raw event (its type and event id stay), and WeGroup's callbacks, and
+   * the attempt log is rewritten without WeGroup's words and bodies (which can echo the prospect). Only for jobs
    * no worker holds (completed or failed).
    */
   private async scrub(job: LeadJob): Promise<void> {
@@ -374,11 +466,18 @@ export class LeadRepository {
     });
     await job.clearLogs();
     for (const entry of entries) await job.log(JSON.stringify(scrubEntry(entry)));
+    // WeGroup's callbacks may echo the prospect: they go with the lead's data.
+    await this.deleteCallbacks(job.id!);
   }
 
   private openLog(lines: string[]): LeadLogEntry[] {
     return lines.map((line) => openLogLine(this.keyring, line)).filter((entry): entry is LeadLogEntry => entry !== null);
   }
+}
+
+/** Its personal data is gone (erasure, retention): nothing about the prospect is taken any more. */
+function isErased(data: DeliverLeadJobData): boolean {
+  return Boolean(data.lead_erased_at) || !holdsPersonalData(data);
 }
 
 /** A lead holds personal data while its body or (native leads) its raw event is kept. */

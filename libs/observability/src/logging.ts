@@ -49,7 +49,8 @@ const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 function pathOf(req: IncomingMessage): string {
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
   const question = url.indexOf('?');
-  return question < 0 ? url : url.slice(0, question);
+  // A token in the path (a WeGroup callback URL's) is hidden here too: the path is in the message.
+  return redactUrl(question < 0 ? url : url.slice(0, question)) ?? '';
 }
 
 interface SerializedRequest {

@@ -81,4 +81,11 @@ describe('redaction', () => {
     expect(redactUrl('/v1/connections/sso/callback?code=abc&state=def')).toBe(`/v1/connections/sso/callback?code=${REDACTED}&state=${REDACTED}`);
     expect(redactUrl('/v1/leads')).toBe('/v1/leads');
   });
+
+  it("hides the token of a WeGroup callback URL, the only proof such a call has", () => {
+    const token = 'q3Jd0rP5o1m3R9WcZ2x8hQ7nV4bK6tY1uE0sA5fL2gI';
+    expect(redactUrl(`/v1/callbacks/wegroup/lead-1/${token}`)).toBe(`/v1/callbacks/wegroup/lead-1/${REDACTED}`);
+    expect(redactUrl(`/v1/callbacks/wegroup/lead-1/${token}?x=1`)).toBe(`/v1/callbacks/wegroup/lead-1/${REDACTED}?x=${REDACTED}`);
+    expect(redactUrl('/v1/callbacks/other/lead-1/abc')).toBe('/v1/callbacks/other/lead-1/abc');
+  });
 });

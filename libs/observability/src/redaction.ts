@@ -156,9 +156,13 @@ export function redactHeaders(headers: Record<string, unknown> | undefined): Rec
   return safe;
 }
 
-/** A request target with every query value hidden (they can carry OAuth codes, tokens, ids). */
-export function redactUrl(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
+/** Path segments that are credentials: the token of a WeGroup callback URL (`/v1/callbacks/wegroup/{lead id}/{token}`). */
+const SECRET_PATH = /^(\/v1\/callbacks\/wegroup\/[^/?#]*\/)[^/?#]+/;
+
+/** A request target with every query value hidden (they can carry OAuth codes, tokens, ids), and a token in its path. */
+export function redactUrl(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const url = target.replace(SECRET_PATH, `$1${REDACTED}`);
   const question = url.indexOf('?');
   if (question < 0) return url;
   const query = url

@@ -106,6 +106,23 @@ export class LeadEventViewDto {
   status_code: number | null;
 }
 
+/** One of WeGroup's callbacks about the lead, as received. */
+export class CallbackReceivedDto {
+  @ApiProperty({ format: 'date-time', description: 'When the intake received it.' })
+  received_at: string;
+
+  @ApiProperty({ nullable: true, type: String, example: 'application/json', description: 'Its Content-Type, as sent.' })
+  content_type: string | null;
+
+  @ApiProperty({
+    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }],
+    nullable: true,
+    description: "WeGroup's body, whole: parsed when it is JSON, else its text (WeGroup does not publish the shape of its callbacks).",
+    example: { event: 'lead.status_changed', lead_id: '2a0e2b7c-3c55-4b8f-9f51-7e1f8e3a0d44', status: 'offer_sent', at: '2026-03-02T10:15:00.000Z' },
+  })
+  body: unknown;
+}
+
 export class LeadStatusDto {
   @ApiProperty({ example: '6f1c1f8e-6d0e-4c47-9a0e-2f3d6c1b9a10' })
   id: string;
@@ -150,6 +167,13 @@ export class LeadStatusDto {
 
   @ApiProperty({ type: [AttemptLogEntryDto], description: 'Every attempt (and replay), oldest first.' })
   attempts_log: LeadLogEntry[];
+
+  @ApiProperty({
+    type: [CallbackReceivedDto],
+    description:
+      "WeGroup's callbacks about the lead (POST /v1/callbacks/wegroup/…, set up when PUBLIC_BASE_URL is set), oldest first; the latest 50 are kept, and go with the lead's personal data (erasure, retention).",
+  })
+  callbacks_received: CallbackReceivedDto[];
 
   @ApiPropertyOptional({
     type: NativeEventViewDto,
