@@ -13,7 +13,7 @@ const events = readEventsConfig({ SOURCE_EVENTS: 'crm=https://crm.example.com/e'
 
 function setup(outcome: EventSendOutcome, admission: Admission = { ok: true, probe: false }) {
   const sender = { send: jest.fn().mockResolvedValue(outcome) } as unknown as LeadEventSender & { send: jest.Mock };
-  const processor = new LeadEventsProcessor(config.redis, config.delivery, events, new EventEndpoints(new SourceRegistry([]), events, { everySource: false }), sender);
+  const processor = new LeadEventsProcessor(config.redis, config.delivery, events, new EventEndpoints(new SourceRegistry([]), events, { everySource: false }), sender, config.dataKeyring);
   const breaker = { admit: jest.fn().mockResolvedValue(admission), recordSuccess: jest.fn(), recordFailure: jest.fn().mockResolvedValue(null) };
   jest.spyOn(processor as unknown as { breakerFor: () => CircuitBreaker }, 'breakerFor').mockReturnValue(breaker as unknown as CircuitBreaker);
   const log = jest.fn().mockResolvedValue(1);

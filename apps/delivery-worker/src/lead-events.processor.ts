@@ -14,9 +14,10 @@ import {
   RedisClient,
   redisConfig,
 } from '@app/queue';
-import { attemptsFor, RETRY_SCHEDULE_BACKOFF, retryDelayMs } from '@app/leads';
+import { Keyring } from '@app/config';
+import { attemptsFor, dataKeyringConfig, RETRY_SCHEDULE_BACKOFF, retryDelayMs } from '@app/leads';
 import { RepeatedErrorLog, withLogContext } from '@app/observability';
-import { decideEventAttempt, EventEndpoints, EventLogEntry, eventsConfig, EventSendOutcome, LeadEventSender } from '@app/events';
+import { decideEventAttempt, EventEndpoints, EventLogEntry, eventsConfig, EventSendOutcome, LeadEventSender, openEventBody } from '@app/events';
 import { deliveryConfig } from './worker.config';
 
 /** A transient failure of an event; the backoff strategy reads the delay the policy chose. */
@@ -60,6 +61,7 @@ export class LeadEventsProcessor implements OnApplicationBootstrap, OnModuleDest
     @Inject(eventsConfig.KEY) private readonly events: ConfigType<typeof eventsConfig>,
     private readonly endpoints: EventEndpoints,
     private readonly sender: LeadEventSender,
+    @Inject(dataKeyringConfig.KEY) private readonly keyring: Keyring,
   ) {
     this.attempts = attemptsFor(delivery.retry);
   }
@@ -105,10 +107,20 @@ export class LeadEventsProcessor implements OnApplicationBootstrap, OnModuleDest
       throw unrecoverable(reason);
     }
 
+    let body: string;
+    try {
+      body = openEventBody(this.keyring, data.body);
+    } catch {
+      // Sealed under a key no longer configured: no attempt can do better.
+      const reason = "The event's sealed body cannot be opened: check DATA_ENCRYPTION_KEY and DATA_ENCRYPTION_OLD_KEYS";
+      await this.log(job, { kind: 'attempt', attempt, at: new Date(started).toISOString(), duration_ms: 0, outcome: 'permanent', status_code: null, error: reason, next_delay_ms: null });
+      throw unrecoverable(reason);
+    }
+
     const breaker = this.breakerFor(endpoint.url);
     const admission = await breaker.admit();
     const outcome: EventSendOutcome = admission.ok
-      ? await this.sender.send(endpoint, data, this.events.timeoutMs)
+      ? await this.sender.send(endpoint, { ...data, body }, this.events.timeoutMs)
       : admission.state === 'open'
         ? { type: 'circuit_open', remainingMs: admission.remainingMs }
         : { type: 'probe_out' };

@@ -4,7 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { provideConfig } from '@app/config/config-namespace';
 import { LeadEventsQueue } from '@app/queue';
-import { RetentionConfig, RetryConfig } from '@app/leads';
+import { Keyring } from '@app/config';
+import { dataKeyringConfig, RetentionConfig, RetryConfig } from '@app/leads';
 import { SourceRegistry } from '@app/sources';
 import { EventEndpoints } from './event-endpoints';
 import { EventsConfig, eventsConfig } from './events.config';
@@ -42,10 +43,15 @@ export class EventsModule {
       { provide: EventEndpoints, useFactory: () => new EventEndpoints(options.registry, config, { everySource: options.everySource }) },
       {
         provide: LeadEventEmitter,
-        inject: [LeadEventsQueue, EventEndpoints],
-        useFactory: (queue: LeadEventsQueue, endpoints: EventEndpoints) => new QueueLeadEventEmitter(queue, endpoints, options.retention, options.retry),
+        inject: [LeadEventsQueue, EventEndpoints, dataKeyringConfig.KEY],
+        useFactory: (queue: LeadEventsQueue, endpoints: EventEndpoints, keyring: Keyring) =>
+          new QueueLeadEventEmitter(queue, endpoints, options.retention, options.retry, keyring),
       },
-      { provide: LeadEventStore, inject: [LeadEventsQueue], useFactory: (queue: LeadEventsQueue) => new LeadEventStore(queue) },
+      {
+        provide: LeadEventStore,
+        inject: [LeadEventsQueue, dataKeyringConfig.KEY],
+        useFactory: (queue: LeadEventsQueue, keyring: Keyring) => new LeadEventStore(queue, keyring),
+      },
       ...(options.sender ? [LeadEventSender] : []),
     ];
     return {

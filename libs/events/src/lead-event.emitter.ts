@@ -3,7 +3,8 @@ import { JobsOptions } from 'bullmq';
 import { LeadEventsQueue, RedisClient, SEND_EVENT_JOB } from '@app/queue';
 import { deliveryJobOptions, RetentionConfig, RetryConfig } from '@app/leads';
 import { EventEndpoints } from './event-endpoints';
-import { leadEventBody, leadEventId } from './lead-event';
+import { Keyring } from '@app/config';
+import { leadEventBody, leadEventId, sealEventBody } from './lead-event';
 import { LeadEventEmitter, LeadEventInput } from './lead-event.types';
 
 /** The most events a lead's index keeps (a lead has a handful: delivered, a few retrying, updated per callback). */
@@ -16,9 +17,16 @@ export function leadEventsIndexKey(queue: LeadEventsQueue, leadId: string): stri
   return queue.toKey(`lead-events:${leadId}`);
 }
 
-/** Options every event job gets: the leads' schedule and retention (the job id is the event id). */
-export function eventJobOptions(retry: RetryConfig, retention: RetentionConfig): JobsOptions {
-  return { ...deliveryJobOptions(retry, retention), keepLogs: EVENT_LOG_LINES };
+/**
+ * Options every event job gets: the leads' schedule and retention (the job id is the event
+ * id). A lead.updated event holds WeGroup's callback whole, so it is kept only as long as a
+ * delivered lead's personal data (DELIVERED_RETENTION_DAYS), delivered or failed.
+ */
+export function eventJobOptions(retry: RetryConfig, retention: RetentionConfig, type?: string): JobsOptions {
+  const options: JobsOptions = { ...deliveryJobOptions(retry, retention), keepLogs: EVENT_LOG_LINES };
+  if (type !== 'lead.updated') return options;
+  const age = retention.deliveredDays * 86_400;
+  return { ...options, removeOnComplete: { age }, removeOnFail: { age } };
 }
 
 /**
@@ -31,15 +39,19 @@ export function eventJobOptions(retry: RetryConfig, retention: RetentionConfig):
 export class QueueLeadEventEmitter extends LeadEventEmitter {
   private readonly logger = new Logger(LeadEventEmitter.name);
   private readonly jobOptions: JobsOptions;
+  /** lead.updated carries WeGroup's callback: it goes with the lead's personal data. */
+  private readonly updateJobOptions: JobsOptions;
 
   constructor(
     private readonly queue: LeadEventsQueue,
     private readonly endpoints: EventEndpoints,
     private readonly retention: RetentionConfig,
     retry: RetryConfig,
+    private readonly keyring: Keyring,
   ) {
     super();
     this.jobOptions = eventJobOptions(retry, retention);
+    this.updateJobOptions = eventJobOptions(retry, retention, 'lead.updated');
   }
 
   async emit(event: LeadEventInput): Promise<void> {
@@ -51,8 +63,15 @@ export class QueueLeadEventEmitter extends LeadEventEmitter {
       // A job id that exists already makes add a no-op: the same occurrence is one event.
       await this.queue.add(
         SEND_EVENT_JOB,
-        { event_id: id, type: event.type, lead_id: event.lead_id, source: event.source, created_at: at.toISOString(), body: leadEventBody(event, at) },
-        { ...this.jobOptions, jobId: id },
+        {
+          event_id: id,
+          type: event.type,
+          lead_id: event.lead_id,
+          source: event.source,
+          created_at: at.toISOString(),
+          body: sealEventBody(this.keyring, leadEventBody(event, at)),
+        },
+        { ...(event.type === 'lead.updated' ? this.updateJobOptions : this.jobOptions), jobId: id },
       );
       const key = leadEventsIndexKey(this.queue, event.lead_id);
       await (await this.redis())

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { DEFAULT_SOURCE_EVENT_TYPES, SOURCE_EVENT_TYPES } from '@app/sources';
-import { externalRefOf, leadEventBody, leadEventId } from './lead-event';
+import { Keyring } from '@app/config';
+import { CALLBACK_BODY_REMOVED, externalRefOf, leadEventBody, leadEventId, openEventBody, sealEventBody, withoutCallbackBody } from './lead-event';
 import { DEFAULT_EVENT_TYPES, LEAD_EVENT_TYPES, LeadEventInput } from './lead-event.types';
 import { signedHeaders } from './lead-event.sender';
 
@@ -52,6 +53,33 @@ describe('event bodies: {type, timestamp, data: {lead_id, source, …}}', () => 
     });
     expect(externalRefOf({ prospect: { first_name: 'Foo' } })).toBeNull();
     expect(externalRefOf(null)).toBeNull();
+  });
+});
+
+describe('event bodies at rest, and erasure', () => {
+  const keyring = new Keyring({ id: 'k1', key: Buffer.alloc(32, 9) });
+  const updated = leadEventBody(
+    { type: 'lead.updated', lead_id: 'l1', source: 'crm', key: '1', data: { external_ref: null, callback: { received_at: 't', content_type: 'application/json', body: { email: 'grace@example.com' } } } },
+    new Date('2026-01-01T00:00:00.000Z'),
+  );
+
+  it('are sealed, and open to exactly the body that is signed; an unsealed one (stored before) reads as it is', () => {
+    const stored = sealEventBody(keyring, updated);
+    expect(stored).not.toContain('grace');
+    expect(openEventBody(keyring, stored)).toBe(updated);
+    expect(openEventBody(keyring, updated)).toBe(updated);
+  });
+
+  it("lose WeGroup's callback body on erasure, keeping ids and times; nothing to remove is null", () => {
+    const scrubbed = withoutCallbackBody(updated)!;
+    expect(scrubbed).not.toContain('grace');
+    expect(JSON.parse(scrubbed)).toEqual({
+      type: 'lead.updated',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      data: { lead_id: 'l1', source: 'crm', external_ref: null, callback: { received_at: 't', content_type: 'application/json', body: CALLBACK_BODY_REMOVED } },
+    });
+    expect(withoutCallbackBody(scrubbed)).toBeNull();
+    expect(withoutCallbackBody(leadEventBody({ type: 'lead.delivered', lead_id: 'l1', source: 'crm', key: '', data: {} }, new Date()))).toBeNull();
   });
 });
 

@@ -1,3 +1,5 @@
+import { Keyring } from '@app/config';
+import { openEventBody, sealEventBody, withoutCallbackBody } from './lead-event';
 import { Logger } from '@nestjs/common';
 import { LeadEventJob, LeadEventsQueue, RedisClient } from '@app/queue';
 import type { LeadEventViewDto, ReadGuard } from '@app/leads';
@@ -49,7 +51,29 @@ function parseLine(line: string | undefined): EventLogEntry | null {
 export class LeadEventStore {
   private readonly logger = new Logger(LeadEventStore.name);
 
-  constructor(private readonly queue: LeadEventsQueue) {}
+  constructor(
+    private readonly queue: LeadEventsQueue,
+    private readonly keyring: Keyring,
+  ) {}
+
+  /**
+   * Erasure: the lead's lead.updated events lose WeGroup's callback body (sent or not: one
+   * still waiting goes out without it). Ids, times and states stay. How many were changed.
+   */
+  async eraseCallbackBodies(leadId: string): Promise<number> {
+    const client = (await this.queue.getBackend().client) as unknown as RedisClient;
+    const ids = await client.lrange(leadEventsIndexKey(this.queue, leadId), 0, -1);
+    let changed = 0;
+    for (const id of ids) {
+      const job = await this.queue.getJob(id);
+      if (job?.data?.type !== 'lead.updated' || typeof job.data.body !== 'string') continue;
+      const scrubbed = withoutCallbackBody(openEventBody(this.keyring, job.data.body));
+      if (scrubbed === null) continue;
+      await job.updateData({ ...job.data, body: sealEventBody(this.keyring, scrubbed) });
+      changed++;
+    }
+    return changed;
+  }
 
   /** The lead's events, oldest first, as their delivery stands now (those past retention are gone). */
   async eventsOf(leadId: string): Promise<LeadEventViewDto[]> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Keyring } from '@app/config';
 import { LeadEventInput } from './lead-event.types';
 
 /**
@@ -25,4 +26,32 @@ export function externalRefOf(lead: unknown): { external_ref: string; external_r
   if (!ref || typeof ref !== 'object' || typeof (ref as { external_ref?: unknown }).external_ref !== 'string') return null;
   const { external_ref, external_ref_company } = ref as { external_ref: string; external_ref_company?: unknown };
   return typeof external_ref_company === 'string' ? { external_ref, external_ref_company } : { external_ref };
+}
+
+/**
+ * An event body at rest: sealed with DATA_ENCRYPTION_KEY like lead data, since a lead.updated
+ * body carries WeGroup's callback whole, which can hold the prospect's details.
+ */
+export function sealEventBody(keyring: Keyring, body: string): string {
+  return keyring.seal(body);
+}
+
+/** The body to sign and send; a body stored before bodies were sealed is read as it is. */
+export function openEventBody(keyring: Keyring, stored: string): string {
+  return Keyring.isSealed(stored) ? keyring.open(stored) : stored;
+}
+
+/** Says where WeGroup's callback body was, once the lead's personal data is gone. */
+export const CALLBACK_BODY_REMOVED = '(removed with the personal data)';
+
+/**
+ * A lead.updated body without WeGroup's callback body (erasure); null when the body has
+ * nothing to remove. Everything else (ids, times, the source's own reference) stays.
+ */
+export function withoutCallbackBody(body: string): string | null {
+  const parsed = JSON.parse(body) as { data?: { callback?: { body?: unknown } } };
+  const callback = parsed.data?.callback;
+  if (!callback || callback.body === CALLBACK_BODY_REMOVED) return null;
+  callback.body = CALLBACK_BODY_REMOVED;
+  return JSON.stringify(parsed);
 }

@@ -98,6 +98,8 @@ export class LeadOpsService {
     const before = await withRedisTimeout(this.leads.findData(id));
     const externalRef = before ? this.externalRef(before) : null;
     const erased = await withRedisTimeout(this.leads.erase(id));
+    // WeGroup's callbacks forwarded to the source went with the lead's personal data too.
+    const forwarded = erased.outcome === 'removed' || erased.outcome === 'scrubbed' ? await withRedisTimeout(this.events.eraseCallbackBodies(id)) : 0;
     if (before && (erased.outcome === 'removed' || (erased.outcome === 'scrubbed' && erased.had))) {
       // Never fails the erasure: the emitter logs what it could not store.
       await this.emitter.emit({ type: 'lead.erased', lead_id: id, source: before.source, key: '', data: { external_ref: externalRef } });
@@ -114,7 +116,10 @@ export class LeadOpsService {
         return {
           id,
           delivery_cancelled: false,
-          removed: erased.had ? ['lead data (prospect and request body)', "WeGroup's responses and error texts in the attempt log"] : [],
+          removed: [
+            ...(erased.had ? ['lead data (prospect and request body)', "WeGroup's responses and error texts in the attempt log", "WeGroup's callbacks"] : []),
+            ...(forwarded ? [`WeGroup's callback bodies in ${forwarded} lead.updated event(s)`] : []),
+          ],
           kept: ['id, source, distribution, status, timestamps, WeGroup lead id'],
         };
       case 'removed':

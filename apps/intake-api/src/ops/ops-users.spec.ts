@@ -119,6 +119,8 @@ describe('a lead as an ops viewer reads it', () => {
       { kind: 'replayed', at: 'y', by: 'alan' },
       { kind: 'attempt', attempt: 1, at: 'z', duration_ms: 5, outcome: 'permanent', status_code: 422, error: 'grace@example.com', body: 'Grace', stack: 'at grace', next_delay_ms: null },
     ],
+    callbacks_received: [{ received_at: 'w', content_type: 'application/json', body: { status: 'offer_sent', email: 'grace@example.com' } }],
+    events: [],
   } as unknown as LeadStatusDto;
 
   it("hides WeGroup's body and each attempt's error, body and stack; the failure summary replaces last_error", () => {
@@ -129,7 +131,8 @@ describe('a lead as an ops viewer reads it', () => {
     expect(masked.attempts_log[0]).toMatchObject({ error: '(hidden: operator role needed)', body: null, status_code: 503 });
     expect(masked.attempts_log[1]).toEqual({ kind: 'replayed', at: 'y', by: 'alan' });
     expect(masked.attempts_log[2]).toMatchObject({ error: '(hidden: operator role needed)', body: '(hidden: operator role needed)', stack: '(hidden: operator role needed)' });
-    expect({ ...masked, last_error: view.last_error, wegroup: view.wegroup, attempts_log: view.attempts_log }).toEqual(view);
+    expect(masked.callbacks_received).toEqual([{ received_at: 'w', content_type: 'application/json', body: '(hidden: operator role needed)' }]);
+    expect({ ...masked, last_error: view.last_error, wegroup: view.wegroup, attempts_log: view.attempts_log, callbacks_received: view.callbacks_received }).toEqual(view);
     expect(leadViewForViewer(view, null).last_error).toBe('(hidden: operator role needed)');
   });
 
