@@ -423,7 +423,10 @@ describe('closing the loop: lead events back to the CRM, and WeGroup\'s callback
           retryable: true,
         },
       });
-      expect(view.last_error).toContain(failed.event.data.reason);
+      // The event says what the job's failure reason says: WeGroup's codes, values masked. The
+      // lead's last_error (ops, the source) quotes WeGroup's own words, which stay out of events.
+      expect(failed.event.data.reason).toBe('WeGroup answered 422: prospect.first_name: field required');
+      expect(view.last_error).toMatch(/^WeGroup answered 422/);
       expect((await waitForDeliveredEvents(failedId, 1))[0]).toMatchObject({ type: 'lead.failed', state: 'delivered' });
     });
   });

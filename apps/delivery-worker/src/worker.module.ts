@@ -58,7 +58,7 @@ export class WorkerModule {
         // mapping, whose leads arrive in WeGroup's shape and are never mapped here.
         SourcesModule.forRoot(config.sources, registry, { allowHttpUrls: config.delivery.allowHttpUrls }),
         // Events back to the sources: stored by the emitter, sent by LeadEventsProcessor over an HTTP client of their own.
-        EventsModule.forRoot({ config: config.events, registry, everySource: false, retry: config.delivery.retry, retention: config.retention, sender: true }),
+        EventsModule.forRoot({ config: config.events, registry, everySource: false, retry: config.delivery.retry, retention: config.retention, keyring: config.dataKeyring, sender: true }),
       ],
       providers: [
         ...workerConfigProviders(config),

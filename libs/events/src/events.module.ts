@@ -5,7 +5,7 @@ import https from 'node:https';
 import { provideConfig } from '@app/config/config-namespace';
 import { LeadEventsQueue } from '@app/queue';
 import { Keyring } from '@app/config';
-import { dataKeyringConfig, RetentionConfig, RetryConfig } from '@app/leads';
+import { RetentionConfig, RetryConfig } from '@app/leads';
 import { SourceRegistry } from '@app/sources';
 import { EventEndpoints } from './event-endpoints';
 import { EventsConfig, eventsConfig } from './events.config';
@@ -23,6 +23,8 @@ export interface EventsModuleOptions {
   /** Events get the leads' schedule and retention. */
   retry: RetryConfig;
   retention: RetentionConfig;
+  /** DATA_ENCRYPTION_KEY's keyring: event bodies are sealed at rest. */
+  keyring: Keyring;
   /** The worker: LeadEventSender, over an HTTP client of its own. */
   sender?: boolean;
 }
@@ -43,15 +45,11 @@ export class EventsModule {
       { provide: EventEndpoints, useFactory: () => new EventEndpoints(options.registry, config, { everySource: options.everySource }) },
       {
         provide: LeadEventEmitter,
-        inject: [LeadEventsQueue, EventEndpoints, dataKeyringConfig.KEY],
-        useFactory: (queue: LeadEventsQueue, endpoints: EventEndpoints, keyring: Keyring) =>
-          new QueueLeadEventEmitter(queue, endpoints, options.retention, options.retry, keyring),
+        inject: [LeadEventsQueue, EventEndpoints],
+        useFactory: (queue: LeadEventsQueue, endpoints: EventEndpoints) =>
+          new QueueLeadEventEmitter(queue, endpoints, options.retention, options.retry, options.keyring),
       },
-      {
-        provide: LeadEventStore,
-        inject: [LeadEventsQueue, dataKeyringConfig.KEY],
-        useFactory: (queue: LeadEventsQueue, keyring: Keyring) => new LeadEventStore(queue, keyring),
-      },
+      { provide: LeadEventStore, inject: [LeadEventsQueue], useFactory: (queue: LeadEventsQueue) => new LeadEventStore(queue, options.keyring) },
       ...(options.sender ? [LeadEventSender] : []),
     ];
     return {
