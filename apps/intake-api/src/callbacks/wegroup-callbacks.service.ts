@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Keyring } from '@app/config';
 import { LeadEventEmitter } from '@app/events';
@@ -42,8 +42,7 @@ export class WeGroupCallbacksService {
     private readonly leads: LeadRepository,
     private readonly throttle: HookThrottle,
     @Inject(dataKeyringConfig.KEY) private readonly keyring: Keyring,
-    // Provided by the events module; without it callbacks are stored and not forwarded.
-    @Optional() private readonly events?: LeadEventEmitter,
+    private readonly events: LeadEventEmitter,
   ) {}
 
   /** Before the body is read: the 429 of a blocked address, or the 401 of a token that is not the lead's. */
@@ -82,7 +81,6 @@ export class WeGroupCallbacksService {
    * WeGroup still gets its 200 (a retry of its call would store the callback twice).
    */
   private async forward(leadId: string, index: number, callback: CallbackRecord): Promise<void> {
-    if (!this.events) return;
     try {
       const data = await this.leads.findData(leadId);
       if (!data) return;
