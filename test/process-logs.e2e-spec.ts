@@ -97,11 +97,12 @@ describe('logs are JSON lines, whatever happens to Redis; a taken port stops the
 
       const workerLines = jsonLines(worker);
       jsonLines(intake.process);
-      // Dozens of failed reconnects, each relayed by the client, two queues and two workers:
-      // logged once each (then once a minute), not once per reconnect.
+      // Dozens of failed reconnects, each relayed by two clients (leads, events), three queues and
+      // three workers, each with a few distinct messages (reset, refused, closed): logged once each
+      // (then once a minute), not once per reconnect.
       const aboutTheOutage = workerLines.slice(-100).filter((line) => /ECONNREFUSED|ECONNRESET|Connection is closed/.test(`${line.msg} ${line.err?.message ?? ''}`));
       expect(aboutTheOutage.length).toBeGreaterThanOrEqual(1);
-      expect(aboutTheOutage.length).toBeLessThanOrEqual(12);
+      expect(aboutTheOutage.length).toBeLessThanOrEqual(20);
 
       // Back again: the lines say so, still JSON.
       await proxy.restore();
