@@ -337,7 +337,7 @@ describe('LeadDeliveryProcessor', () => {
       expect(client.pushLead).toHaveBeenCalledWith('http://wegroup.test', 'dist-1', MAPPED, expect.anything(), expect.any(Object));
       // One write: the mapped lead, sealed, for ops; the event stays.
       expect(updateData).toHaveBeenCalledTimes(1);
-      expect(Keyring.isSealed(updateData.mock.calls[0][0].sealed_lead)).toBe(true);
+      expect(Keyring.isSealed(updateData.mock.calls[0][0].sealed_lead ?? '')).toBe(true);
       expect(openLead(config.dataKeyring, job.data)).toEqual(MAPPED);
       expect(job.data.native).toMatchObject({ type: 'hubspot', event_id: 'evt-1', sealed_event: expect.any(String) });
       expect(loggedAttempt(log)).toMatchObject({ outcome: 'delivered', status_code: 201 });

@@ -1,7 +1,7 @@
 import { Keyring } from '@app/config';
 import { openEventBody, sealEventBody, withoutCallbackBody } from './lead-event';
 import { Logger } from '@nestjs/common';
-import { LeadEventJob, LeadEventsQueue, RedisClient } from '@app/queue';
+import { LeadEventJob, LeadEventsQueue, RedisClient, replayAll } from '@app/queue';
 import type { LeadEventViewDto, ReadGuard } from '@app/leads';
 import { leadEventsIndexKey } from './lead-event.emitter';
 
@@ -142,15 +142,7 @@ export class LeadEventStore {
       }
       if (page.length < PAGE) break;
     }
-    let retried = 0;
-    for (const job of matches) {
-      try {
-        await this.replay(job, by);
-        retried++;
-      } catch (error) {
-        this.logger.warn(`Event ${job.id} not re-queued: ${(error as Error).message}`);
-      }
-    }
+    const retried = await replayAll(matches, (job) => this.replay(job, by), this.logger, 'Event');
     return { matched: matches.length, retried };
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { JobsOptions, JobState, JobType } from 'bullmq';
 import { Keyring } from '@app/config';
-import { DELIVER_LEAD_JOB, DeliverLeadJobData, DeliveryResult, LeadJob, LeadsQueue } from '@app/queue';
+import { DELIVER_LEAD_JOB, DeliverLeadJobData, DeliveryResult, LeadJob, LeadsQueue, replayAll } from '@app/queue';
 import type { RedisClient } from '@app/queue';
 import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
@@ -303,15 +303,7 @@ export class LeadRepository {
       if (reason && !(await this.failureText(job)).toLowerCase().includes(reason)) continue;
       matches.push(job);
     }
-    let retried = 0;
-    for (const job of matches) {
-      try {
-        await this.replay(job, by);
-        retried++;
-      } catch (error) {
-        this.logger.warn(`Lead ${job.id} not re-queued: ${(error as Error).message}`);
-      }
-    }
+    const retried = await replayAll(matches, (job) => this.replay(job, by), this.logger, 'Lead');
     return { matched: matches.length, retried };
   }
 

@@ -7,3 +7,4 @@ export * from './replica-ack';
 export * from './redis.config';
 export * from './lead-jobs';
 export * from './lead-queue.module';
+export * from './replay-all';
