@@ -101,10 +101,28 @@ function printBanner(env, defaults) {
     `  WeGroup       ${env.WEGROUP_ENV.trim()}` + (env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL ? ` at ${(env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL).trim()}` : ''),
     `  Redis         ${redisBanner(env)}`,
     '',
-    '  Ctrl-C stops everything.',
+    '  Ready. Ctrl-C stops everything.',
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+const READY_TIMEOUT_MS = 120_000;
+
+/** Polls `url` until it answers 200 (true), the time is up or the stack is stopping (false). */
+async function waitUntilReady(url, stopping) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline && !stopping()) {
+    try {
+      const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await answer.body?.cancel();
+      if (answer.status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
 }
 
 /** Copies a child's stream to ours, one prefixed line at a time. */
@@ -163,8 +181,6 @@ function main() {
 
   // require-redis prints its own one-line explanation.
   if (runSync(process.execPath, [path.join(__dirname, 'require-redis.js')], env) !== 0) process.exit(1);
-
-  printBanner(env, defaults);
 
   const children = new Map();
   let stopping = false;
@@ -231,6 +247,13 @@ function main() {
       }
     });
   }
+
+  // The banner says "ready" only once the intake answers /health/ready (Redis reached, worker
+  // and sandbox started alongside): a request sent when it appears is served.
+  void waitUntilReady(`http://127.0.0.1:${env.PORT.trim()}/health/ready`, () => stopping).then((ready) => {
+    if (ready) printBanner(env, defaults);
+    else if (!stopping) log(`the intake did not answer ${READY_TIMEOUT_MS / 1000} s after starting: see its lines above`);
+  });
 
   process.on('SIGINT', () => requestStop('SIGINT'));
   process.on('SIGTERM', () => requestStop('SIGTERM'));
