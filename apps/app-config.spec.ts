@@ -1,20 +1,11 @@
-import { ConfigError } from '@app/config';
 import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { readIntakeAppConfig } from './intake-api/src/intake.config';
 import { readWorkerAppConfig } from './delivery-worker/src/worker.config';
+import { configErrorOf } from '@app/config/testing/config-error';
 
 const DATA_ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 const intakeEnv = { INTAKE_API_KEYS: 'acme:acme-key-0123456789abcdef', OPS_USERNAME: 'ops', OPS_PASSWORD: 'ops-password', DATA_ENCRYPTION_KEY };
 
-function errorOf(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration', () => {
   it('applies the documented defaults in sandbox mode', () => {
@@ -91,7 +82,7 @@ describe('configuration', () => {
     [{ REDIS_WAIT_TIMEOUT_MS: '20000' }, 'REDIS_WAIT_TIMEOUT_MS must be between 10 and 10000, got 20000'],
     [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '1' }, 'REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES'],
   ])('stops at boot on a bad Redis topology: %j', (env, message) => {
-    const error = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }));
+    const error = configErrorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, ...env }));
     expect(error.message).toContain(message);
     expect(error.message.split('\n')).toHaveLength(1);
   });
@@ -105,16 +96,16 @@ describe('configuration', () => {
     });
     // Off (0) is fine with a Cluster; only a positive count is refused, naming both variables.
     expect(redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '0' }).waitReplicas).toBe(0);
-    const error = errorOf(() => redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '1' }));
+    const error = configErrorOf(() => redis({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_WAIT_REPLICAS: '1' }));
     expect(error.message).toContain('REDIS_WAIT_REPLICAS');
     expect(error.message).toContain('REDIS_CLUSTER_NODES');
   });
 
   it('never echoes credentials from a host:port list', () => {
-    const error = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_CLUSTER_NODES: 'redis://default:s3cret-pass@n1:7000' }));
+    const error = configErrorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_CLUSTER_NODES: 'redis://default:s3cret-pass@n1:7000' }));
     expect(error.message).toContain('REDIS_CLUSTER_NODES must be comma-separated host:port entries');
     expect(error.message).not.toContain('s3cret-pass');
-    const sentinel = errorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_SENTINELS: 'user:s3cret-pass@s1:26379', REDIS_SENTINEL_NAME: 'm' }));
+    const sentinel = configErrorOf(() => readWorkerAppConfig({ DATA_ENCRYPTION_KEY, REDIS_SENTINELS: 'user:s3cret-pass@s1:26379', REDIS_SENTINEL_NAME: 'm' }));
     expect(sentinel.message).not.toContain('s3cret-pass');
   });
 
@@ -140,7 +131,7 @@ describe('configuration', () => {
     [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX may hold only'],
     [{ WEGROUP_DISTRIBUTION_ID: '../x' }, 'WEGROUP_DISTRIBUTION_ID may hold only'],
   ])('stops the worker with one line naming the variable: %j', (env, message) => {
-    expect(errorOf(() => readWorkerAppConfig(env)).message).toContain(message);
+    expect(configErrorOf(() => readWorkerAppConfig(env)).message).toContain(message);
   });
 
   it.each([
@@ -156,7 +147,7 @@ describe('configuration', () => {
     [{ ...intakeEnv, DATA_ENCRYPTION_OLD_KEYS: 'nocolon' }, 'DATA_ENCRYPTION_OLD_KEYS must be key-id:base64-key'],
     [{ ...intakeEnv, PORT: '70000' }, 'PORT must be between 1 and 65535'],
   ])('stops the intake with one line naming the variable: %j', (env, message) => {
-    const error = errorOf(() => readIntakeAppConfig(env));
+    const error = configErrorOf(() => readIntakeAppConfig(env));
     expect(error.message).toContain(message);
     expect(error.message).not.toMatch(/\n/);
   });

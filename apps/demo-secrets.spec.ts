@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEMO_INTAKE_SOURCE, DEMO_SECRETS, Env } from '@app/config';
+import { DEMO_INTAKE_SOURCE, DEMO_SECRETS, Env } from '@app/config';
 import { SANDBOX_DEFAULTS } from '@app/wegroup';
 import { readIntakeAppConfig } from './intake-api/src/intake.config';
 import { readWorkerAppConfig } from './delivery-worker/src/worker.config';
+import { configErrorOf } from '@app/config/testing/config-error';
 
 const OWN = {
   INTAKE_API_KEYS: `acme:${randomBytes(16).toString('hex')}`,
@@ -22,15 +23,6 @@ const DEMO = {
   WEGROUP_DISTRIBUTION_ID: SANDBOX_DEFAULTS.distributionId,
 };
 
-function errorOf(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const apps: Array<[string, (env: Env) => unknown]> = [
   ['intake', readIntakeAppConfig],
@@ -60,7 +52,7 @@ describe('published demo secrets', () => {
   ])('outside sandbox the %s refuses the demo %s with one line naming it, never quoting it', (app, variable, demo: Env) => {
     const read = app === 'intake' ? readIntakeAppConfig : readWorkerAppConfig;
     for (const WEGROUP_ENV of ['staging', 'production']) {
-      const error = errorOf(() => read({ ...OWN, ...demo, WEGROUP_ENV }));
+      const error = configErrorOf(() => read({ ...OWN, ...demo, WEGROUP_ENV }));
       expect(error.variable).toBe(variable);
       expect(error.message).toMatch(new RegExp(`^${variable} `));
       expect(error.message).not.toMatch(/\n/);
@@ -90,11 +82,11 @@ describe('the intake reads only what it uses', () => {
       METRICS_PORT: '0',
     };
     expect(() => readIntakeAppConfig({ ...intakeOnly, ...workerOnly })).not.toThrow();
-    expect(errorOf(() => readWorkerAppConfig(intakeOnly)).message).toBe('WEGROUP_API_TOKEN is required but not set');
+    expect(configErrorOf(() => readWorkerAppConfig(intakeOnly)).message).toBe('WEGROUP_API_TOKEN is required but not set');
   });
 
   it('still needs the default distribution outside sandbox (a lead posted without one goes there)', () => {
-    expect(errorOf(() => readIntakeAppConfig({ ...intakeOnly, WEGROUP_DISTRIBUTION_ID: undefined })).message).toBe(
+    expect(configErrorOf(() => readIntakeAppConfig({ ...intakeOnly, WEGROUP_DISTRIBUTION_ID: undefined })).message).toBe(
       'WEGROUP_DISTRIBUTION_ID is required but not set',
     );
   });
@@ -112,7 +104,7 @@ describe('the intake reads only what it uses', () => {
     it('by default the API token delivers the default distribution, in the worker and as the intake believes', () => {
       expect(readWorkerAppConfig(sso).wegroup.apiToken).toBe(OWN.WEGROUP_API_TOKEN);
       expect(readIntakeAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined }).routes.apiTokenConfigured).toBe(true);
-      expect(errorOf(() => readWorkerAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined })).message).toBe(
+      expect(configErrorOf(() => readWorkerAppConfig({ ...sso, WEGROUP_API_TOKEN: undefined })).message).toBe(
         'WEGROUP_API_TOKEN is required but not set (or set WEGROUP_SSO_ONLY=true to deliver through SSO connections only)',
       );
     });
@@ -121,12 +113,12 @@ describe('the intake reads only what it uses', () => {
       const only = { ...sso, WEGROUP_API_TOKEN: undefined, WEGROUP_SSO_ONLY: 'true' };
       expect(readWorkerAppConfig(only).wegroup.apiToken).toBeNull();
       expect(readIntakeAppConfig(only).routes.apiTokenConfigured).toBe(false);
-      expect(errorOf(() => readWorkerAppConfig({ ...only, WEGROUP_API_TOKEN: OWN.WEGROUP_API_TOKEN })).variable).toBe('WEGROUP_API_TOKEN');
+      expect(configErrorOf(() => readWorkerAppConfig({ ...only, WEGROUP_API_TOKEN: OWN.WEGROUP_API_TOKEN })).variable).toBe('WEGROUP_API_TOKEN');
     });
 
     it('WEGROUP_SSO_ONLY=true without SSO is refused by both apps', () => {
       for (const read of [readIntakeAppConfig, readWorkerAppConfig]) {
-        expect(errorOf(() => read({ ...OWN, WEGROUP_SSO_ONLY: 'true' })).variable).toBe('WEGROUP_SSO_ONLY');
+        expect(configErrorOf(() => read({ ...OWN, WEGROUP_SSO_ONLY: 'true' })).variable).toBe('WEGROUP_SSO_ONLY');
       }
     });
   });

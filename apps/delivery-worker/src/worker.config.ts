@@ -55,16 +55,21 @@ export interface WorkerAppConfig {
   retention: ConfigType<typeof retentionConfig>;
   /** SOURCES_FILE and the platforms' API URLs: the worker fetches records and maps native events. */
   sources: ConfigType<typeof sourcesConfig>;
+  /** The file's sources (the worker never sees INTAKE_API_KEYS's, whose leads need no mapping). */
+  registry: SourceRegistry;
   /** SOURCE_EVENTS …, EVENTS_*: the worker emits lead.delivered/failed/retrying and sends every event. */
   events: ConfigType<typeof eventsConfig>;
+  /** Each source's events endpoint, from the file or SOURCE_EVENTS. */
+  endpoints: EventEndpoints;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
 export function readWorkerAppConfig(env: Env): WorkerAppConfig {
   const sources = sourcesConfig(env);
+  const registry = new SourceRegistry(sources.sources);
   const events = eventsConfig(env);
   // A source given an events endpoint both in SOURCES_FILE and SOURCE_EVENTS stops boot here.
-  new EventEndpoints(new SourceRegistry(sources.sources), events, { everySource: false });
+  const endpoints = new EventEndpoints(registry, events, { everySource: false });
   return {
     redis: redisConfig(env),
     wegroup: weGroupConfig(env),
@@ -73,7 +78,9 @@ export function readWorkerAppConfig(env: Env): WorkerAppConfig {
     dataKeyring: dataKeyringConfig(env),
     retention: retentionConfig(env),
     sources,
+    registry,
     events,
+    endpoints,
   };
 }
 

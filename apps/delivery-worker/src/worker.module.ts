@@ -15,7 +15,7 @@ import {
   WeGroupOidcClient,
   ssoKeyring,
 } from '@app/wegroup';
-import { SourceRegistry, SourcesModule } from '@app/sources';
+import { SourcesModule } from '@app/sources';
 import { LeadDeliveryProcessor } from './lead-delivery.processor';
 import { LeadEventsProcessor } from './lead-events.processor';
 import { RetentionSweeper } from './retention.sweeper';
@@ -47,7 +47,6 @@ function queueErrors(queue: string): (error: Error) => void {
 @Module({})
 export class WorkerModule {
   static forRoot(config: WorkerAppConfig, observability: WorkerObservabilityOptions = {}): DynamicModule {
-    const registry = new SourceRegistry(config.sources.sources);
     return {
       module: WorkerModule,
       imports: [
@@ -56,9 +55,9 @@ export class WorkerModule {
         LeadQueueModule.forRoot({ redis: config.redis, role: 'worker', connectionName: 'delivery-worker', maintenance: true, queueErrors }),
         // The sources file's sources only: INTAKE_API_KEYS's are `json` sources without a
         // mapping, whose leads arrive in WeGroup's shape and are never mapped here.
-        SourcesModule.forRoot(config.sources, registry, { allowHttpUrls: config.delivery.allowHttpUrls }),
+        SourcesModule.forRoot(config.sources, config.registry, { allowHttpUrls: config.delivery.allowHttpUrls }),
         // Events back to the sources: stored by the emitter, sent by LeadEventsProcessor over an HTTP client of their own.
-        EventsModule.forRoot({ config: config.events, registry, everySource: false, retry: config.delivery.retry, retention: config.retention, keyring: config.dataKeyring, sender: true }),
+        EventsModule.forRoot({ config: config.events, endpoints: config.endpoints, retry: config.delivery.retry, retention: config.retention, keyring: config.dataKeyring, sender: true }),
       ],
       providers: [
         ...workerConfigProviders(config),

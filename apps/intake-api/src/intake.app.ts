@@ -143,19 +143,26 @@ const UNREAD = Symbol('unread body');
  * answered 401 (a blocked address 429) right away.
  */
 function refuseUnkeyedBodiesUnread(fastify: FastifyInstance, apiKeys: ApiKeyGuard, hooks: HookIntakeService, callbacks: WeGroupCallbacksService): void {
+  const leaveUnread = (request: FastifyRequest) => {
+    (request as { [UNREAD]?: boolean })[UNREAD] = true;
+  };
+  // One hook for the three routes, synchronous for the lead routes: it runs before every request.
   fastify.addHook('onRequest', (request, _reply, done) => {
-    if (request.method === 'POST' && KEYED_BODY_ROUTES.has(request.routeOptions.url ?? '') && apiKeys.keySource(request) === undefined) {
-      (request as { [UNREAD]?: boolean })[UNREAD] = true;
+    const route = request.routeOptions.url;
+    if (route === HOOK_ROUTE) {
+      hooks.beforeBody(request).then((unread) => {
+        if (unread) leaveUnread(request);
+        done();
+      }, done);
+      return;
     }
+    // A WeGroup callback whose token is not the lead's is answered 401 here, its body unread.
+    if (route === CALLBACK_ROUTE && request.method === 'POST') {
+      callbacks.beforeBody(request).then(() => done(), done);
+      return;
+    }
+    if (request.method === 'POST' && KEYED_BODY_ROUTES.has(route ?? '') && apiKeys.keySource(request) === undefined) leaveUnread(request);
     done();
-  });
-  fastify.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url !== HOOK_ROUTE) return;
-    if (await hooks.beforeBody(request)) (request as { [UNREAD]?: boolean })[UNREAD] = true;
-  });
-  // A WeGroup callback whose token is not the lead's is answered 401 here, its body unread.
-  fastify.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url === CALLBACK_ROUTE && request.method === 'POST') await callbacks.beforeBody(request);
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
     if (!(request as { [UNREAD]?: boolean })[UNREAD]) return done(null, payload);

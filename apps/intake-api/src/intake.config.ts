@@ -196,6 +196,8 @@ export interface IntakeAppConfig {
   registry: SourceRegistry;
   /** SOURCE_EVENTS …: the intake emits lead.erased (and lead.updated for WeGroup's callbacks). */
   events: ConfigType<typeof eventsConfig>;
+  /** Each source's events endpoint, from the file or SOURCE_EVENTS. */
+  endpoints: EventEndpoints;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
@@ -206,13 +208,14 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
   const registry = sourceRegistry(sources, intake);
   const events = eventsConfig(env);
   // The intake knows every source: SOURCE_EVENTS may name none other, nor one SOURCES_FILE gives an endpoint already.
-  new EventEndpoints(registry, events, { everySource: true });
+  const endpoints = new EventEndpoints(registry, events, { everySource: true });
   return {
     redis: redisConfig(env),
     intake,
     sources,
     registry,
     events,
+    endpoints,
     routes: weGroupRoutesConfig(env),
     sso,
     dataKeyring: dataKeyringConfig(env),

@@ -46,7 +46,7 @@ export class IntakeModule {
         LeadQueueModule.forRoot({ redis: config.redis, role: 'producer', connectionName: 'intake-api', checkDurability: true }),
         SourcesModule.forRoot(config.sources, config.registry, { allowHttpUrls: config.intake.allowHttpUrls }),
         // Stores events (lead.erased, lead.updated) for the worker to send; reads them for GET /v1/leads/{id} and the replays.
-        EventsModule.forRoot({ config: config.events, registry: config.registry, everySource: true, retry: config.retry, retention: config.retention, keyring: config.dataKeyring }),
+        EventsModule.forRoot({ config: config.events, endpoints: config.endpoints, retry: config.retry, retention: config.retention, keyring: config.dataKeyring }),
       ],
       controllers: [LeadIntakeController, HooksController, WeGroupCallbacksController, SourcesController, LeadOpsController, SsoConnectionsController, HealthController, MetricsController],
       providers: [

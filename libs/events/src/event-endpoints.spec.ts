@@ -1,7 +1,7 @@
-import { ConfigError } from '@app/config';
 import { SourceDefinition, SourceRegistry } from '@app/sources';
 import { EventEndpoints } from './event-endpoints';
 import { readEventsConfig } from './events.config';
+import { configErrorOf } from '@app/config/testing/config-error';
 
 const A = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 const B = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
@@ -15,15 +15,6 @@ const json = (name: string, events?: SourceDefinition['events']): SourceDefiniti
   ...(events ? { events } : {}),
 });
 
-function configError(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('no error');
-}
 
 describe('SOURCE_EVENTS, SOURCE_EVENT_SECRETS, SOURCE_EVENT_TYPES', () => {
   it('reads endpoints with their secrets (several while rotating) and types (default: all but lead.retrying)', () => {
@@ -49,7 +40,7 @@ describe('SOURCE_EVENTS, SOURCE_EVENT_SECRETS, SOURCE_EVENT_TYPES', () => {
     [{ SOURCE_EVENTS: 'crm-a=https://a.example.com/e,crm-a=https://b.example.com/e' }, 'SOURCE_EVENTS', 'names source "crm-a" twice'],
     [{ SOURCE_EVENTS: 'https://a.example.com/e' }, 'SOURCE_EVENTS', 'must be comma-separated source=value pairs'],
   ])('%j is a boot error naming the variable', (env, variable, problem) => {
-    const error = configError(() => readEventsConfig(env as Record<string, string>));
+    const error = configErrorOf(() => readEventsConfig(env as Record<string, string>));
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(problem);
     expect(error.message).not.toContain('whsec_tooshort');
@@ -77,13 +68,13 @@ describe('EventEndpoints: the file and the environment merged', () => {
   it('refuses a source given an endpoint in both places', () => {
     const registry = new SourceRegistry([json('filed', fileEndpoint)]);
     const env = readEventsConfig({ SOURCE_EVENTS: 'filed=https://x.example.com/e', SOURCE_EVENT_SECRETS: `filed=${B}` });
-    const error = configError(() => new EventEndpoints(registry, env, { everySource: false }));
+    const error = configErrorOf(() => new EventEndpoints(registry, env, { everySource: false }));
     expect(error.message).toBe('SOURCE_EVENTS names source "filed", whose events endpoint SOURCES_FILE declares already (declared twice)');
   });
 
   it('the intake refuses a SOURCE_EVENTS name that is no source; the worker, which knows only the file, does not', () => {
     const env = readEventsConfig({ SOURCE_EVENTS: 'ghost=https://x.example.com/e', SOURCE_EVENT_SECRETS: `ghost=${B}` });
-    expect(configError(() => new EventEndpoints(new SourceRegistry([json('keyed')]), env, { everySource: true })).message).toContain('names source "ghost", which is no source');
+    expect(configErrorOf(() => new EventEndpoints(new SourceRegistry([json('keyed')]), env, { everySource: true })).message).toContain('names source "ghost", which is no source');
     expect(new EventEndpoints(new SourceRegistry([]), env, { everySource: false }).endpointFor('ghost')).not.toBeNull();
   });
 });

@@ -6,7 +6,6 @@ import { provideConfig } from '@app/config/config-namespace';
 import { LeadEventsQueue } from '@app/queue';
 import { Keyring } from '@app/config';
 import { RetentionConfig, RetryConfig } from '@app/leads';
-import { SourceRegistry } from '@app/sources';
 import { EventEndpoints } from './event-endpoints';
 import { EventsConfig, eventsConfig } from './events.config';
 import { QueueLeadEventEmitter } from './lead-event.emitter';
@@ -16,10 +15,8 @@ import { LeadEventEmitter } from './lead-event.types';
 
 export interface EventsModuleOptions {
   config: EventsConfig;
-  /** Every source the process knows (the intake: SOURCES_FILE's and INTAKE_API_KEYS's; the worker: the file's). */
-  registry: SourceRegistry;
-  /** The intake refuses a SOURCE_EVENTS name that is no source; the worker knows only the file's sources. */
-  everySource: boolean;
+  /** Each source's endpoint, built and checked when the app's configuration was read. */
+  endpoints: EventEndpoints;
   /** Events get the leads' schedule and retention. */
   retry: RetryConfig;
   retention: RetentionConfig;
@@ -42,7 +39,7 @@ export class EventsModule {
     const agentOptions = { keepAlive: true, maxSockets: config.concurrency, maxFreeSockets: config.concurrency };
     const providers: Provider[] = [
       provideConfig(eventsConfig, config),
-      { provide: EventEndpoints, useFactory: () => new EventEndpoints(options.registry, config, { everySource: options.everySource }) },
+      { provide: EventEndpoints, useValue: options.endpoints },
       {
         provide: LeadEventEmitter,
         inject: [LeadEventsQueue, EventEndpoints],
