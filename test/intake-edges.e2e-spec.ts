@@ -147,6 +147,19 @@ describe('intake edges: one request, no bypass, proportionate answers, nothing c
           [{ field: `prospect.${name}`, message: `prospect.${name} is a reserved name (a member of every JavaScript object); rename the field` }],
         ]);
       }
+      // Keys the JSON parser itself refuses (prototype poisoning) are named the same way, at any depth.
+      for (const [text, field] of [
+        ['{"prospect":{"first_name":"A","last_name":"B","phone":{"__proto__":true}}}', 'prospect.phone.__proto__'],
+        ['{"__proto__":{"x":1},"prospect":{"first_name":"A","last_name":"B"}}', '__proto__'],
+        ['{"prospect":{"first_name":"A","last_name":"B","notes":{"constructor":{"prototype":{"x":1}}}}}', 'prospect.notes.constructor'],
+      ]) {
+        const answer = await post(text);
+        expect([field, answer.status, answer.body.errors]).toEqual([
+          field,
+          400,
+          [{ field, message: `${field} is a reserved name (a member of every JavaScript object); rename the field` }],
+        ]);
+      }
       for (const literal of ['1e400', '-1e400', '123456789012345678901234567890', '9007199254740993', '1e-400', '0.1000000000000000000001']) {
         const text = JSON.stringify(lead({}, { amount: 0 })).replace('"amount":0', `"amount":${literal}`);
         const answer = await post(text);

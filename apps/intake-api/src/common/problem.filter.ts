@@ -2,7 +2,9 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_BATCH_ROUTE } from '../leads/lead-batch';
+import { checkBodyShape } from './body-limits';
 import { ProblemBody, ProblemException } from './problem';
+import { describeFieldErrors } from './strict-validation.pipe';
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -54,6 +56,16 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error(`Unhandled ${(exception as Error)?.name ?? typeof exception}`, (exception as Error)?.stack);
     }
 
+    // Nest hands the parser's error on wrapped in an HttpException (its cause).
+    const parserError = (exception as { cause?: FastifyLikeError } | null)?.cause ?? (exception as FastifyLikeError | null);
+    if (parserError?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      const reserved = reservedNamesIn(request);
+      if (reserved.length) {
+        detail = describeFieldErrors(reserved);
+        errors = reserved;
+      }
+    }
+
     if (status === HttpStatus.PAYLOAD_TOO_LARGE && !(exception instanceof ProblemException) && request?.routeOptions?.bodyLimit) {
       // Each route has its own limit (the batch route a larger one): say which.
       const limit = bodyLimitText(request.routeOptions.bodyLimit);
@@ -73,6 +85,23 @@ export class ProblemFilter implements ExceptionFilter {
     };
     void reply.status(status).headers(headers).header('Content-Type', 'application/problem+json').send(body);
   }
+}
+
+/**
+ * The JSON parser refuses a body holding a `__proto__` or `constructor.prototype` key (it
+ * could poison objects) and says only "not valid JSON". When the bytes are valid JSON, that
+ * was the reason: the fields at fault, named as the body checks name a reserved name.
+ */
+function reservedNamesIn(request: FastifyRequest | undefined): NonNullable<ProblemBody['errors']> {
+  const raw = (request as { rawBody?: Buffer } | undefined)?.rawBody;
+  if (!raw) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return [];
+  }
+  return checkBodyShape(parsed).filter((problem) => problem.message.includes('is a reserved name'));
 }
 
 function isFastifyError(error: unknown): error is FastifyLikeError {
