@@ -11,3 +11,5 @@ export * from './lead.repository';
 export * from './native-lead-errors';
 export * from './validation';
 export * from './callback-token';
+export * from './lead-index';
+export * from './lead-stats';
