@@ -23,6 +23,13 @@ import { IntakeMetrics } from './metrics/intake.metrics';
 import { LeadOpsService } from './ops/lead-ops.service';
 import { OpsAuthenticator } from './ops/ops-authenticator';
 import { mountOpsDashboard } from './ops/ops-dashboard';
+import { mountOpsConsole } from './ops/console/ops-console';
+import { OpsSessions } from './ops/console/ops-sessions';
+import { OpsAudit } from './ops/ops-audit';
+import { LeadStatusService } from './leads/lead-status.service';
+import { SourcesService } from './sources/sources.service';
+import { SsoConnectionsService } from './connections/sso-connections.service';
+import { dataKeyringConfig, LeadIndex, LeadRepository, LeadStats } from '@app/leads';
 
 /** 256 KB: a lead is a few KB; anything near this is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -282,5 +289,19 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
   app.enableShutdownHooks([], { useProcessExit: true });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   await mountOpsDashboard(app.getHttpAdapter().getInstance(), { queues: [app.get(LeadsQueue)], authenticator: app.get(OpsAuthenticator), ops: app.get(LeadOpsService) });
+  await mountOpsConsole(app.getHttpAdapter().getInstance(), {
+    authenticator: app.get(OpsAuthenticator),
+    sessions: app.get(OpsSessions),
+    allowHttp: config.intake.allowHttpUrls,
+    ops: app.get(LeadOpsService),
+    statuses: app.get(LeadStatusService),
+    leads: app.get(LeadRepository),
+    keyring: app.get(dataKeyringConfig.KEY),
+    index: app.get(LeadIndex),
+    stats: app.get(LeadStats),
+    audit: app.get(OpsAudit),
+    sources: app.get(SourcesService),
+    connections: app.get(SsoConnectionsService),
+  });
   return app;
 }

@@ -11,6 +11,7 @@ import { SourceRegistry, sourcesConfig } from '@app/sources';
 import { EventEndpoints, eventsConfig } from '@app/events';
 import { HOOK_BODY_LIMIT_BYTES } from './hooks/hook-request';
 import { OpsUserConfig, readOpsUsers } from './ops/ops-users';
+import { opsConsoleConfig } from './ops/console/ops-console.config';
 
 export interface IntakeConfig {
   port: number;
@@ -198,6 +199,8 @@ export interface IntakeAppConfig {
   events: ConfigType<typeof eventsConfig>;
   /** Each source's events endpoint, from the file or SOURCE_EVENTS. */
   endpoints: EventEndpoints;
+  /** OPS_SESSION_*: the ops console's sign-in sessions. */
+  console: ConfigType<typeof opsConsoleConfig>;
 }
 
 /** Reads and validates every namespace from an env record (process.env at boot, a test's own record). */
@@ -221,6 +224,7 @@ export function readIntakeAppConfig(env: Env): IntakeAppConfig {
     dataKeyring: dataKeyringConfig(env),
     retry: retryConfig(env),
     retention: retentionConfig(env),
+    console: opsConsoleConfig(env),
   };
 }
 
@@ -247,5 +251,6 @@ export function intakeConfigProviders(config: IntakeAppConfig): Provider[] {
     provideConfig(retentionConfig, config.retention),
     provideConfig(sourcesConfig, config.sources),
     provideConfig(eventsConfig, config.events),
+    provideConfig(opsConsoleConfig, config.console),
   ];
 }

@@ -3,7 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { RedisClient } from '@app/queue';
-import { LeadRepository } from '@app/leads';
+import { LeadIndex, LeadRepository, LeadStats } from '@app/leads';
 import { SourcesModule } from '@app/sources';
 import { EventsModule } from '@app/events';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
@@ -34,6 +34,8 @@ import { LeadOpsController } from './ops/lead-ops.controller';
 import { LeadOpsService } from './ops/lead-ops.service';
 import { OpsAuthGuard } from './ops/ops-auth.guard';
 import { OpsAuthenticator } from './ops/ops-authenticator';
+import { OpsAudit } from './ops/ops-audit';
+import { OpsSessions } from './ops/console/ops-sessions';
 
 @Module({})
 export class IntakeModule {
@@ -78,6 +80,15 @@ export class IntakeModule {
         SourceThrottlerGuard,
         OpsAuthGuard,
         OpsAuthenticator,
+        // The ops console's sign-in sessions, in Redis beside the queue.
+        {
+          provide: OpsSessions,
+          inject: [REDIS_CONNECTION],
+          useFactory: (redis: RedisClient) => new OpsSessions(redis, config.redis.queuePrefix, config.console),
+        },
+        OpsAudit,
+        LeadIndex,
+        LeadStats,
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,

@@ -78,6 +78,19 @@ export class LeadOpsService {
     return { matched, retried };
   }
 
+  /** How many failed leads retryMany would re-queue with this filter now (re-queues nothing). */
+  async previewRetryMany(filter: BulkRetryDto): Promise<number> {
+    return this.leads.countFailed(
+      {
+        reason: filter.reason,
+        failedAfter: filter.failed_after ? Date.parse(filter.failed_after) : undefined,
+        failedBefore: filter.failed_before ? Date.parse(filter.failed_before) : undefined,
+        limit: filter.limit ?? 1000,
+      },
+      (read) => withRedisTimeout(read),
+    );
+  }
+
   private externalRef(data: DeliverLeadJobData): unknown {
     return safeExternalRef(this.keyring, data);
   }

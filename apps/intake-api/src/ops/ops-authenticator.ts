@@ -62,22 +62,32 @@ export class OpsAuthenticator {
         'WWW-Authenticate': REALM,
       });
     }
-    const address = `ip:${request.ip}`;
+    const user = await this.signIn(presented.username, presented.password, request.ip);
+    if (!user) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'The ops credentials in the Authorization header are wrong.', undefined, { 'WWW-Authenticate': REALM });
+    (request as OpsRequest).opsUser = user;
+    return user;
+  }
+
+  /**
+   * One sign-in by name and password from a client address (basic auth, the console's login
+   * form): the user, or null for wrong credentials, counted against the address; throws the
+   * 429 while the address is blocked and the 503 when Redis does not answer. Both paths share
+   * one count, so switching between them buys no extra guesses.
+   */
+  async signIn(name: string, password: string, ip: string): Promise<OpsUser | null> {
+    const address = `ip:${ip}`;
     const blockedFor = await this.redis(this.storage.blockedFor(address, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS));
     if (blockedFor > 0) throw tooManyFailures(blockedFor);
-    const user = await this.users.check(presented.username, presented.password);
-    if (user) {
-      (request as OpsRequest).opsUser = user;
-      return user;
-    }
+    const user = await this.users.check(name, password);
+    if (user) return user;
     const record = await this.redis(
       this.storage.incrementOrThrow(address, OPS_LOGIN_WINDOW_MS, OPS_LOGIN_FAILURES, OPS_LOGIN_BLOCK_MS, THROTTLER_NAME, REDIS_ANSWER_TIMEOUT_MS),
     );
     if (record.isBlocked) {
-      this.logger.warn(`Ops sign-in blocked for ${request.ip}: more than ${OPS_LOGIN_FAILURES} wrong credentials`);
+      this.logger.warn(`Ops sign-in blocked for ${ip}: more than ${OPS_LOGIN_FAILURES} wrong credentials`);
       throw tooManyFailures(record.timeToBlockExpire);
     }
-    throw new ProblemException(HttpStatus.UNAUTHORIZED, 'The ops credentials in the Authorization header are wrong.', undefined, { 'WWW-Authenticate': REALM });
+    return null;
   }
 
   private async redis<T>(promise: Promise<T>): Promise<T> {
