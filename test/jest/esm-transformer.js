@@ -7,6 +7,10 @@
  * TypeScript leaves `import.meta` as it is in CommonJS output, so each use becomes what it
  * means in Node's CommonJS; an ES module's own `const require = createRequire(import.meta.url)`
  * goes, since CommonJS already has one.
+ *
+ * A CommonJS dependency that loads an ES module with `import('name')` (@fastify/cookie loads
+ * `cookie` so) would need Jest's experimental VM modules: the import becomes a require() of the
+ * module, which this transformer compiles like any other.
  */
 const fs = require('node:fs');
 const nodePath = require('node:path');
@@ -48,20 +52,28 @@ function isEsModule(file) {
   return type === 'module';
 }
 
+const DYNAMIC_IMPORT = /\bimport\((['"][^'"()]+['"])\)/g;
+
+/** A CommonJS dependency as Jest can run it: its dynamic imports of a named module are require()s. */
+function requireDynamicImports(source) {
+  return source.includes('import(') ? source.replace(DYNAMIC_IMPORT, 'Promise.resolve(require($1))') : source;
+}
+
 const isDependency = (file) => file.includes(`${nodePath.sep}node_modules${nodePath.sep}`);
 
 class EsmAwareTransformer extends TsJestTransformer {
   process(source, file, options) {
-    if (isDependency(file) && !isEsModule(file)) return { code: source };
+    if (isDependency(file) && !isEsModule(file)) return { code: requireDynamicImports(source) };
     return super.process(rewrite(source, file), file, options);
   }
 
   async processAsync(source, file, options) {
-    if (isDependency(file) && !isEsModule(file)) return { code: source };
+    if (isDependency(file) && !isEsModule(file)) return { code: requireDynamicImports(source) };
     return super.processAsync(rewrite(source, file), file, options);
   }
 
   getCacheKey(source, file, options) {
+    if (isDependency(file) && !isEsModule(file)) return super.getCacheKey(requireDynamicImports(source), file, options);
     return super.getCacheKey(rewrite(source, file), file, options);
   }
 }

@@ -4,6 +4,7 @@ import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import path from 'node:path';
+import { parse as parseQueryString } from 'node:querystring';
 import { Keyring } from '@app/config';
 import { InvalidCursorError, LeadIndex, LeadRepository, LeadStats, LeadStatusDto, openLead, STATS_WINDOWS, StatsWindow, StatsWindowView } from '@app/leads';
 import { ProblemException } from '../../common/problem';
@@ -104,6 +105,7 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
 
   const common = async (scope: FastifyInstance) => {
     await scope.register(fastifyCookie);
+    readForms(scope);
     scope.addHook('onRequest', (_request, reply, done) => {
       // Overrides the app-wide CSP (helmet's, which Swagger UI and bull-board need).
       void reply.header('Content-Security-Policy', OPS_CONSOLE_CSP).header('Cache-Control', 'no-store');
@@ -166,8 +168,22 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
     scope.addHook('preHandler', (request, reply, done) => (request.method === 'POST' ? scope.csrfProtection(request, reply, done) : done()));
     scope.setNotFoundHandler((request, reply) => view.problem(request as ConsoleRequest, reply, 404, 'There is no such console page.'));
     registerPages(scope, deps, view, logger);
+  }, { prefix: OPS_CONSOLE_PATH });
+}
+
+/**
+ * The console's forms (application/x-www-form-urlencoded), parsed into an object without a
+ * prototype (`__proto__` is a field like any other) with at most FORM_FIELDS fields. Added here:
+ * this scope is made before Nest adds its parsers to the app, and the app's catch-all parser
+ * answers any other type 415.
+ */
+function readForms(scope: FastifyInstance): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseQueryString(body as string, '&', '=', { maxKeys: FORM_FIELDS }));
   });
 }
+
+const FORM_FIELDS = 20;
 
 /** The token of a form post (`_csrf`) or of an htmx request (the `x-csrf-token` header set on <body>). */
 function formToken(request: FastifyRequest): string | void {
@@ -215,8 +231,10 @@ async function section<T>(logger: Logger, name: string, read: () => Promise<T>):
 
 function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: ConsoleView, logger: Logger): void {
   type Handler = (request: ConsoleRequest, reply: FastifyReply) => Promise<FastifyReply> | FastifyReply;
-  const get = (url: string, handler: Handler) => scope.get(url, (request, reply) => handler(request as ConsoleRequest, reply));
-  const post = (url: string, handler: Handler) => scope.post(url, (request, reply) => handler(request as ConsoleRequest, reply));
+  // The scope's prefix is /ops; the pages are named by their whole path here.
+  const local = (url: string) => url.slice(OPS_CONSOLE_PATH.length) || '/';
+  const get = (url: string, handler: Handler) => scope.get(local(url), (request, reply) => handler(request as ConsoleRequest, reply));
+  const post = (url: string, handler: Handler) => scope.post(local(url), (request, reply) => handler(request as ConsoleRequest, reply));
   const userOf = (request: FastifyRequest) => (request as ConsoleRequest).opsUser!;
   const leadIdOf = (request: FastifyRequest) => {
     const id = (request as ConsoleRequest).params.id;
