@@ -30,6 +30,9 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 
 # Owned by root, read-only for the app user.
 COPY --from=build /app/dist ./dist
+# The ops console's templates and files, found from the package root (htmx and uPlot come from node_modules).
+COPY --from=build /app/apps/intake-api/views ./apps/intake-api/views
+COPY --from=build /app/apps/intake-api/public ./apps/intake-api/public
 
 USER node
 EXPOSE 3000

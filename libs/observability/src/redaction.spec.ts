@@ -71,6 +71,13 @@ describe('redaction', () => {
     expect(huge).toBe(`token=${REDACTED} …[${100_006 - 16 * 1024} more characters]`);
   });
 
+  it('hides the query values of the URLs in Referer and HX-Current-URL', () => {
+    expect(redactHeaders({ referer: 'https://intake.example/ops/leads?external_ref=4711', 'hx-current-url': 'http://127.0.0.1/ops/leads?source=a&external_ref=x' })).toEqual({
+      referer: `https://intake.example/ops/leads?external_ref=${REDACTED}`,
+      'hx-current-url': `http://127.0.0.1/ops/leads?source=${REDACTED}&external_ref=${REDACTED}`,
+    });
+  });
+
   it('hides credential headers and every query value', () => {
     expect(redactHeaders({ 'x-api-key': 'k', authorization: 'Basic abc', 'user-agent': 'curl', 'x-request-id': 'r-1' })).toEqual({
       'x-api-key': REDACTED,

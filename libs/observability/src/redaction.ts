@@ -146,12 +146,19 @@ export function scrubText(text: string): string {
   return result.replace(KEY_VALUE, (pair, name: string) => (CREDENTIAL_NAME.test(name) || OAUTH_NAME.test(name) ? `${name}=${REDACTED}` : pair));
 }
 
+/**
+ * Headers that carry a whole URL, query included (a browser's Referer, htmx's HX-Current-URL:
+ * the ops console's search for an external ref), hidden like the request's own.
+ */
+const URL_HEADERS = new Set(['referer', 'hx-current-url']);
+
 /** Header names to values, credentials hidden; values of other headers kept (bounded). */
 export function redactHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
   const safe: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
-    safe[name] = isSensitiveKey(name) ? REDACTED : typeof value === 'string' ? scrubText(value.slice(0, 256)) : value;
+    const text = typeof value === 'string' && URL_HEADERS.has(name.toLowerCase()) ? redactUrl(value) : value;
+    safe[name] = isSensitiveKey(name) ? REDACTED : typeof text === 'string' ? scrubText(text.slice(0, 256)) : text;
   }
   return safe;
 }
