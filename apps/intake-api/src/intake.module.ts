@@ -3,7 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { getOptionsToken, getStorageToken, ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { RedisClient } from '@app/queue';
-import { LeadRepository } from '@app/leads';
+import { LeadIndex, LeadRepository, LeadStats } from '@app/leads';
 import { SourcesModule } from '@app/sources';
 import { EventsModule } from '@app/events';
 import { CircuitBreaker, LeadQueueModule, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
@@ -32,6 +32,7 @@ import { LeadIntakeService } from './leads/lead-intake.service';
 import { LeadStatusService } from './leads/lead-status.service';
 import { LeadOpsController } from './ops/lead-ops.controller';
 import { LeadOpsService } from './ops/lead-ops.service';
+import { OpsAudit } from './ops/ops-audit';
 import { OpsAuthGuard } from './ops/ops-auth.guard';
 import { OpsAuthenticator } from './ops/ops-authenticator';
 
@@ -88,6 +89,10 @@ export class IntakeModule {
         SourcesService,
         LeadStatusService,
         LeadRepository,
+        // The console's reads: the lead index, the 5-minute counters (written by LeadRepository), the audit log.
+        LeadIndex,
+        LeadStats,
+        OpsAudit,
         RedisHealthIndicator,
         IntakeMetrics,
       ],
