@@ -80,9 +80,9 @@ interface Native {
 
 function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission = { ok: true, probe: false }, metrics?: WorkerMetrics, native: Native = {}, events?: LeadEventEmitter) {
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
-  // The source counters are a hash beside the queue (LeadRepository.countOutcome).
-  const hincrby = jest.fn().mockResolvedValue(1);
-  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined), toKey: (key: string) => `bull:leads:${key}`, getBackend: () => ({ client: Promise.resolve({ hincrby }) }) };
+  // The source counters are a hash beside the queue, written with the index in one MULTI (LeadRepository.recordOutcome).
+  const hincrby = jest.fn();
+  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined), toKey: (key: string) => `bull:leads:${key}`, getBackend: () => ({ client: Promise.resolve(fakeRedis(hincrby)) }) };
   const breaker = {
     admit: jest.fn().mockResolvedValue(admission),
     recordSuccess: jest.fn().mockResolvedValue(undefined),
@@ -104,9 +104,19 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
     events,
     native.publicBaseUrl === undefined ? undefined : { publicBaseUrl: native.publicBaseUrl },
   );
-  /** The per-source outcomes counted, as `source:outcome`. */
-  const counted = () => hincrby.mock.calls.map(([, field]) => field as string);
+  /** The per-source outcomes counted, as `source:outcome` (the 5-minute counters are `outcome:source`). */
+  const counted = () => hincrby.mock.calls.map(([, field]) => field as string).filter((field) => !/^(accepted|delivered|failed|latency):/.test(field));
   return { processor, client, queue, breaker, counted };
+}
+
+/**
+ * The queue's Redis connection as the repository uses it here: reads answer nothing, and a
+ * MULTI takes any command (HINCRBYs go to `hincrby`) and answers no error; `exec` as given.
+ */
+function fakeRedis(hincrby: jest.Mock, exec: () => Promise<unknown> = async () => []) {
+  const multi = (): unknown =>
+    new Proxy({}, { get: (_target, command: string, proxy) => (command === 'exec' ? exec : (...args: unknown[]) => (command === 'hincrby' && hincrby(...args), proxy)) });
+  return { multi, hget: async () => null, hmget: async () => [null, null], exists: async () => 0 };
 }
 
 const loggedAttempt = (log: jest.Mock) => {
@@ -503,9 +513,9 @@ describe('LeadDeliveryProcessor', () => {
 
     it('delivers even when the counter cannot be written (WeGroup has the lead: failing would send it again)', async () => {
       const { processor, queue } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-1', body: null }));
-      Object.assign(queue, { getBackend: () => ({ client: Promise.resolve({ hincrby: jest.fn().mockRejectedValue(new Error('Connection is closed.')) }) }) });
+      Object.assign(queue, { getBackend: () => ({ client: Promise.resolve(fakeRedis(jest.fn(), () => Promise.reject(new Error('Connection is closed.')))) }) });
       await expect(processor.process(fakeJob().job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-1' });
-      expect(warn).toHaveBeenCalledWith(expect.anything(), 'Lead lead-1: the delivered count of source crm was not updated');
+      expect(warn).toHaveBeenCalledWith(expect.anything(), 'Lead lead-1: the delivered outcome was not counted or indexed (source crm)');
     });
   });
 

@@ -16,6 +16,7 @@ import {
   decide,
   Decision,
   DeliverLeadJobData,
+  DeliveryOutcome,
   DeliveryResult,
   Failure,
   LeadBody,
@@ -211,7 +212,11 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
 
     switch (decision.type) {
       case 'delivered':
-        await Promise.all([record(decision.entry), this.breaker.recordSuccess(), this.countOutcome(data, 'delivered')]);
+        await Promise.all([
+          record(decision.entry),
+          this.breaker.recordSuccess(),
+          this.recordOutcome(data, { status: 'delivered', attempts: attempt, wegroupLeadId: decision.result.lead_id }),
+        ]);
         this.logger.log(`Lead ${data.lead_id} delivered on attempt ${attempt} (WeGroup ${decision.result.status_code})`);
         await this.emit(job, 'lead.delivered', '', { wegroup: { status_code: decision.result.status_code, lead_id: decision.result.lead_id } });
         return decision.result;
@@ -232,7 +237,7 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
       case 'retry':
       case 'fail': {
         if (decision.countsTowardCircuit) decision = withCircuitCount(decision, await this.countTowardCircuit(admission.ok && admission.probe));
-        await Promise.all([record(decision.entry), decision.type === 'fail' ? this.countOutcome(data, 'failed') : null]);
+        await Promise.all([record(decision.entry), this.recordOutcome(data, { status: decision.type === 'fail' ? 'failed' : 'retrying', attempts: attempt, reason: decision.reason })]);
         this.logFailed(data, attempt, decision);
         if (decision.pauseMs) await this.leads.pauseDeliveries(decision.pauseMs);
         // This attempt's start tells a replayed lead's attempts from the first run's (a replay resets the count).
@@ -325,15 +330,17 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
   }
 
   /**
-   * A per-source outcome counter (GET /v1/sources). Best effort: once WeGroup has the lead, a
-   * counter that cannot be written must not fail the job (it would be delivered again).
+   * The attempt's outcome in the per-source counter (GET /v1/sources), the 5-minute counters
+   * and the lead index (the console), in one round trip. Best effort: once WeGroup has the
+   * lead, a counter or index row that cannot be written must not fail the job (it would be
+   * delivered again). A payload too malformed to name its lead and source is not recorded.
    */
-  private async countOutcome(data: DeliverLeadJobData | undefined, outcome: 'delivered' | 'failed'): Promise<void> {
-    if (typeof data?.source !== 'string') return;
+  private async recordOutcome(data: DeliverLeadJobData | undefined, outcome: DeliveryOutcome): Promise<void> {
+    if (typeof data?.source !== 'string' || typeof data.lead_id !== 'string' || typeof data.received_at !== 'string') return;
     try {
-      await this.leads.countOutcome(data.source, outcome);
+      await this.leads.recordOutcome(data, outcome);
     } catch (error) {
-      this.logger.warn({ err: error }, `Lead ${data.lead_id}: the ${outcome} count of source ${data.source} was not updated`);
+      this.logger.warn({ err: error }, `Lead ${data.lead_id}: the ${outcome.status} outcome was not counted or indexed (source ${data.source})`);
     }
   }
 

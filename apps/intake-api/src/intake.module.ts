@@ -32,6 +32,7 @@ import { LeadIntakeService } from './leads/lead-intake.service';
 import { LeadStatusService } from './leads/lead-status.service';
 import { LeadOpsController } from './ops/lead-ops.controller';
 import { LeadOpsService } from './ops/lead-ops.service';
+import { OpsAudit } from './ops/ops-audit';
 import { OpsAuthGuard } from './ops/ops-auth.guard';
 import { OpsAuthenticator } from './ops/ops-authenticator';
 import { OpsAudit } from './ops/ops-audit';
@@ -99,6 +100,10 @@ export class IntakeModule {
         SourcesService,
         LeadStatusService,
         LeadRepository,
+        // The console's reads: the lead index, the 5-minute counters (written by LeadRepository), the audit log.
+        LeadIndex,
+        LeadStats,
+        OpsAudit,
         RedisHealthIndicator,
         IntakeMetrics,
       ],

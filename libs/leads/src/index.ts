@@ -12,4 +12,5 @@ export * from './native-lead-errors';
 export * from './validation';
 export * from './callback-token';
 export * from './lead-index';
+export * from './lead-index.layout';
 export * from './lead-stats';

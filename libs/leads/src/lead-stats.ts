@@ -1,4 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type { ChainableCommander } from 'ioredis';
+import { LeadsQueue } from '@app/queue';
+import type { RedisClient } from '@app/queue';
 
 /**
  * CONTRACT (issue 16): time-bucketed counters (5-minute buckets, kept 8 days) written by the
@@ -8,6 +11,8 @@ import { Injectable } from '@nestjs/common';
  */
 
 export const STATS_BUCKET_MS = 5 * 60_000;
+/** How long a bucket is kept after it ends: the longest window (7 days) and a day to spare. */
+export const STATS_RETENTION_MS = 8 * 86_400_000;
 export const STATS_WINDOWS = ['1h', '24h', '7d'] as const;
 export type StatsWindow = (typeof STATS_WINDOWS)[number];
 
@@ -33,10 +38,125 @@ export interface StatsWindowView {
   };
 }
 
+const WINDOW_BUCKETS: Record<StatsWindow, number> = { '1h': 12, '24h': 288, '7d': 2016 };
+
+/**
+ * Delivery latencies are counted in logarithmic bins, 8 per doubling (each about 9 % wide):
+ * a bucket holds at most LATENCY_BINS counters however many leads it saw, and a percentile
+ * read from them is within about 4.5 % of the true one (the bin's geometric middle).
+ */
+const BINS_PER_DOUBLING = 8;
+/** Up to 2^32 ms (about 50 days): anything slower lands in the last bin. */
+export const LATENCY_BINS = 32 * BINS_PER_DOUBLING;
+
+/** The bin of a latency: bin b holds (2^((b-1)/8), 2^(b/8)] ms; bin 0 everything up to 1 ms. */
+export function latencyBin(ms: number): number {
+  if (!(ms > 1)) return 0;
+  return Math.min(LATENCY_BINS, Math.ceil(Math.log2(ms) * BINS_PER_DOUBLING));
+}
+
+/** The value a bin stands for: its geometric middle, in whole ms. */
+export function latencyOfBin(bin: number): number {
+  return bin === 0 ? 1 : Math.round(2 ** ((bin - 0.5) / BINS_PER_DOUBLING));
+}
+
+/** The p-th percentile (0..1) of a histogram (bin → count), or null when it is empty. */
+export function percentileOf(histogram: Map<number, number>, p: number): number | null {
+  let total = 0;
+  for (const count of histogram.values()) total += count;
+  if (total === 0) return null;
+  // Nearest rank: the smallest value with at least p of the counts at or below it.
+  const rank = Math.max(1, Math.ceil(p * total));
+  let seen = 0;
+  for (const bin of [...histogram.keys()].sort((a, b) => a - b)) {
+    seen += histogram.get(bin)!;
+    if (seen >= rank) return latencyOfBin(bin);
+  }
+  return null;
+}
+
+/**
+ * The counters' keys and writes: one hash per 5-minute bucket beside the queue (same hash
+ * tag), `stats:<bucket start, s>`, with fields `accepted:<source>`, `delivered:<source>`,
+ * `failed:<source>` and `latency:<bin>`; each bucket expires STATS_RETENTION_MS after it ends.
+ * The writes join the caller's pipeline or MULTI (LeadRepository sends them with the change).
+ */
+export class LeadStatsLayout {
+  constructor(private readonly toKey: (name: string) => string) {}
+
+  static bucketStart(at: number): number {
+    return Math.floor(at / STATS_BUCKET_MS) * STATS_BUCKET_MS;
+  }
+
+  bucket(start: number): string {
+    return this.toKey(`stats:${start / 1000}`);
+  }
+
+  countAccepted(commands: ChainableCommander, source: string, count: number, now: number): void {
+    this.count(commands, now, `accepted:${source}`, count);
+  }
+
+  /** A lead delivered (with its latency, received → delivered) or failed. */
+  countOutcome(commands: ChainableCommander, source: string, outcome: 'delivered' | 'failed', now: number, latencyMs: number | null): void {
+    this.count(commands, now, `${outcome}:${source}`, 1);
+    if (outcome === 'delivered' && latencyMs !== null) this.count(commands, now, `latency:${latencyBin(latencyMs)}`, 1);
+  }
+
+  private count(commands: ChainableCommander, now: number, field: string, by: number): void {
+    const start = LeadStatsLayout.bucketStart(now);
+    commands.hincrby(this.bucket(start), field, by);
+    commands.pexpireat(this.bucket(start), start + STATS_BUCKET_MS + STATS_RETENTION_MS);
+  }
+}
+
+/** The Overview's numbers, read from the buckets of a window in one pipelined round trip. */
 @Injectable()
 export class LeadStats {
+  readonly layout: LeadStatsLayout;
+
+  constructor(private readonly queue: LeadsQueue) {
+    this.layout = new LeadStatsLayout((name) => queue.toKey(name));
+  }
+
   /** The window ending now. */
-  window(_window: StatsWindow, _now?: number): Promise<StatsWindowView> {
-    throw new Error('LeadStats.window: not built yet');
+  async window(window: StatsWindow, now = Date.now()): Promise<StatsWindowView> {
+    const buckets = WINDOW_BUCKETS[window];
+    const lastStart = LeadStatsLayout.bucketStart(now);
+    const starts = Array.from({ length: buckets }, (_, index) => lastStart - (buckets - 1 - index) * STATS_BUCKET_MS);
+    const redis = (await this.queue.getBackend().client) as unknown as RedisClient;
+    const pipeline = redis.pipeline();
+    for (const start of starts) pipeline.hgetall(this.layout.bucket(start));
+    const results = (await pipeline.exec()) ?? [];
+    const view: StatsWindowView = {
+      window,
+      per_source: {},
+      totals: { accepted: 0, delivered: 0, failed: 0 },
+      series: { t: [], accepted: [], failed: [], latency_p50_ms: [], latency_p95_ms: [] },
+    };
+    starts.forEach((start, index) => {
+      const [error, fields] = results[index] ?? [new Error('no answer')];
+      if (error) throw error;
+      const bucket = { accepted: 0, failed: 0 };
+      const latency = new Map<number, number>();
+      for (const [field, value] of Object.entries((fields ?? {}) as Record<string, string>)) {
+        const cut = field.indexOf(':');
+        const what = field.slice(0, cut);
+        const count = Number(value) || 0;
+        if (what === 'latency') {
+          latency.set(Number(field.slice(cut + 1)), count);
+        } else if (what === 'accepted' || what === 'delivered' || what === 'failed') {
+          const source = (view.per_source[field.slice(cut + 1)] ??= { accepted: 0, delivered: 0, failed: 0 });
+          source[what] += count;
+          view.totals[what] += count;
+          if (what !== 'delivered') bucket[what] += count;
+        }
+      }
+      view.series.t.push(start / 1000);
+      view.series.accepted.push(bucket.accepted);
+      view.series.failed.push(bucket.failed);
+      view.series.latency_p50_ms.push(percentileOf(latency, 0.5));
+      view.series.latency_p95_ms.push(percentileOf(latency, 0.95));
+    });
+    return view;
   }
 }

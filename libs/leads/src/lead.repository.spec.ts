@@ -364,9 +364,13 @@ describe('LeadRepository (real Redis)', () => {
     const source = `counted-${randomUUID()}`;
     const dedup = `dedup-${randomUUID()}`;
     await leads.enqueueMany([{ data: newLead({ source }), deduplicationId: dedup }, { data: newLead({ source }), deduplicationId: dedup }, { data: newLead({ source: `${source}.b` }) }]);
-    await leads.countOutcome(source, 'delivered');
-    await leads.countOutcome(source, 'failed');
-    await leads.countOutcome(source, 'failed');
+    const outcome = (data: DeliverLeadJobData, status: 'delivered' | 'failed') =>
+      leads.recordOutcome(data, status === 'delivered' ? { status, attempts: 1, wegroupLeadId: null } : { status, attempts: 1, reason: 'refused' });
+    await outcome(newLead({ source }), 'delivered');
+    await outcome(newLead({ source }), 'failed');
+    await outcome(newLead({ source }), 'failed');
+    // A retry is no outcome: not counted.
+    await leads.recordOutcome(newLead({ source }), { status: 'retrying', attempts: 1, reason: 'timeout' });
     const counts = await leads.sourceCounts();
     expect(counts.get(source)).toEqual({ accepted: 1, delivered: 1, failed: 2 });
     expect(counts.get(`${source}.b`)).toEqual({ accepted: 1, delivered: 0, failed: 0 });

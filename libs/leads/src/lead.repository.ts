@@ -3,10 +3,13 @@ import { JobsOptions, JobState, JobType } from 'bullmq';
 import { Keyring } from '@app/config';
 import { DELIVER_LEAD_JOB, DeliverLeadJobData, DeliveryResult, LeadJob, LeadsQueue, replayAll } from '@app/queue';
 import type { RedisClient } from '@app/queue';
+import type { ChainableCommander } from 'ioredis';
 import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
 import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
 import { AttemptRecord, HeldRecord, LeadBody, LeadLogEntry, ReplayRecord } from './lead-job';
+import { IndexStatusChange, LeadIndexLayout } from './lead-index.layout';
+import { LeadStatsLayout } from './lead-stats';
 import { openLogLine, scrubEntry, sealLead, sealLogEntry } from './lead-sealing';
 
 /** The hash (beside the queue's keys, same hash tag) of each source's lead counters. */
@@ -53,7 +56,14 @@ export interface NewLead {
   deduplicationId?: string;
   /** How long the deduplication id holds (default IDEMPOTENCY_TTL_SECONDS); native events outlive their platform's retries. */
   deduplicationTtlMs?: number;
+  /** The source's own id of the lead (`prospect.external_ref.external_ref`), for the index; a native lead's is known once mapped. */
+  externalRef?: string | null;
 }
+
+/** What one delivery attempt came to, as the index, the counters and the stats record it (recordOutcome). */
+export type DeliveryOutcome =
+  | { status: 'delivered'; attempts: number; wegroupLeadId: string | null }
+  | { status: 'failed' | 'retrying'; attempts: number; reason: string };
 
 /** Leads a source has had accepted and failed, since the counters began. */
 export interface SourceCounts {
@@ -112,12 +122,21 @@ export type ReadGuard = <T>(read: Promise<T>) => Promise<T>;
  *
  * Stored data stays as it was: job name, job id (= lead id), payload fields, log lines
  * (attempt and held entries sealed; replayed and scrubbed entries plain JSON).
+ *
+ * What follows each change: the lead index (LeadIndexLayout: the Leads page's search), the
+ * 5-minute counters (LeadStatsLayout: the Overview) and the per-source counters, written in
+ * the round trip of the change where there is one to join (a bulk's counters, a delivery
+ * outcome), otherwise right after it. They are best effort: a write that fails is logged
+ * (no personal data) and never fails the delivery, refuses an accepted lead or undoes an
+ * ops action; the job stays the truth (GET /v1/leads/{id}).
  */
 @Injectable()
 export class LeadRepository {
   private readonly logger = new Logger(LeadRepository.name);
   private readonly retention: RetentionConfig;
   private readonly jobOptions: JobsOptions | null;
+  private readonly index: LeadIndexLayout;
+  private readonly stats: LeadStatsLayout;
 
   constructor(
     private readonly queue: LeadsQueue,
@@ -128,6 +147,8 @@ export class LeadRepository {
   ) {
     this.retention = retention;
     this.jobOptions = retry ? deliveryJobOptions(retry, retention) : null;
+    this.index = new LeadIndexLayout((name) => queue.toKey(name), keyring, retention);
+    this.stats = new LeadStatsLayout((name) => queue.toKey(name));
   }
 
   /**
@@ -149,10 +170,27 @@ export class LeadRepository {
     return counts;
   }
 
-  /** Counts a lead of this source as delivered or failed (the worker, once per outcome). */
-  async countOutcome(source: string, outcome: 'delivered' | 'failed'): Promise<void> {
+  /**
+   * What a delivery attempt came to (the worker, once per attempt that ends in one of these),
+   * in one MULTI, one round trip: a delivered or failed lead's per-source counter and 5-minute
+   * counters (a delivered one's latency, received → now, too), and the lead's index row
+   * (status, attempts, last error, WeGroup's lead id). Throws when Redis did not take it: the
+   * caller logs and carries on.
+   */
+  async recordOutcome(data: DeliverLeadJobData, outcome: DeliveryOutcome, now = Date.now()): Promise<void> {
     const client = await this.redis();
-    await client.hincrby(this.queue.toKey(SOURCE_COUNTS_KEY), `${source}:${outcome}`, 1);
+    const commands = client.multi();
+    const receivedAt = Date.parse(data.received_at);
+    if (outcome.status !== 'retrying') {
+      commands.hincrby(this.queue.toKey(SOURCE_COUNTS_KEY), `${data.source}:${outcome.status}`, 1);
+      this.stats.countOutcome(commands, data.source, outcome.status, now, outcome.status === 'delivered' && receivedAt <= now ? now - receivedAt : null);
+    }
+    const change: IndexStatusChange =
+      outcome.status === 'delivered'
+        ? { status: 'delivered', attempts: outcome.attempts, error: null, wegroupLeadId: outcome.wegroupLeadId }
+        : { status: outcome.status, attempts: outcome.attempts, error: outcome.reason };
+    this.index.setStatus(commands, { id: data.lead_id, source: data.source, receivedAt: receivedAt || now }, change, now);
+    await execAll(commands);
   }
 
   /** Stores one lead; the id of the job kept (see enqueueMany). */
@@ -182,23 +220,33 @@ export class LeadRepository {
       })),
     );
     const stored = jobs.map((job) => job.id!);
-    // The leads are stored: a counter that could not be written must not make them look refused.
-    await this.countAccepted(leads, stored).catch((error: Error) => this.logger.warn(`Source counters not updated: ${error.message}`));
+    // The leads are stored: a counter or index entry that could not be written must not make them look refused.
+    await this.recordAccepted(leads, stored).catch((error: Error) => this.logger.warn(`Source counters and lead index not updated for ${leads.length} lead(s): ${error.message}`));
     return stored;
   }
 
-  /** The new leads of a bulk (not the replays), counted per source in one round trip. */
-  private async countAccepted(leads: NewLead[], stored: string[]): Promise<void> {
+  /**
+   * The new leads of a bulk (not the replays), in one pipeline, one round trip: counted per
+   * source (since the counters began, and in the current 5-minute bucket) and indexed as queued.
+   */
+  private async recordAccepted(leads: NewLead[], stored: string[], now = Date.now()): Promise<void> {
+    const added = leads.filter(({ data }, index) => stored[index] === data.lead_id);
+    if (added.length === 0) return;
     const perSource = new Map<string, number>();
-    leads.forEach(({ data }, index) => {
-      if (stored[index] === data.lead_id) perSource.set(data.source, (perSource.get(data.source) ?? 0) + 1);
-    });
-    if (perSource.size === 0) return;
+    for (const { data } of added) perSource.set(data.source, (perSource.get(data.source) ?? 0) + 1);
     const key = this.queue.toKey(SOURCE_COUNTS_KEY);
     const client = await this.redis();
     const pipeline = client.pipeline();
-    for (const [source, count] of perSource) pipeline.hincrby(key, `${source}:accepted`, count);
-    await pipeline.exec();
+    for (const [source, count] of perSource) {
+      pipeline.hincrby(key, `${source}:accepted`, count);
+      this.stats.countAccepted(pipeline, source, count, now);
+    }
+    this.index.addQueued(
+      pipeline,
+      added.map(({ data, externalRef }) => ({ id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now, externalRef: externalRef ?? null })),
+      now,
+    );
+    await execAll(pipeline);
   }
 
   /** The lead's record with its attempt log opened, or null when there is no such lead. */
@@ -338,6 +386,8 @@ export class LeadRepository {
     if (state === 'completed' || state === 'failed') {
       const had = holdsPersonalData(job.data);
       if (had) await this.scrub(job);
+      // Already without personal data (retention): the index may still hold its identifying entries.
+      else await this.indexErased(id);
       // Callbacks that outlived their lead's data (a race with a scrub) go now.
       const hadCallbacks = !had && (await this.deleteCallbacks(id)) > 0;
       return { outcome: 'scrubbed', had: had || hadCallbacks };
@@ -350,6 +400,12 @@ export class LeadRepository {
       throw error;
     }
     await this.deleteCallbacks(id);
+    await this.bestEffort(id, 'index entries not removed', async () => {
+      const stored = await this.identifyingEntries(id);
+      const commands = (await this.redis()).multi();
+      this.index.remove(commands, { id, source: job.data.source }, stored);
+      await execAll(commands);
+    });
     return { outcome: 'removed' };
   }
 
@@ -390,7 +446,7 @@ export class LeadRepository {
    * attempt; the held entry says why in its sealed log. The caller then throws DelayedError.
    */
   async holdUntil(job: LeadJob, held: HeldRecord, until: number, token: string | undefined): Promise<void> {
-    await job.log(sealLogEntry(this.keyring, held));
+    await Promise.all([job.log(sealLogEntry(this.keyring, held)), this.indexStatus(job.data, { status: 'waiting_reauth', error: held.reason })]);
     await job.moveToDelayed(until, token);
   }
 
@@ -401,6 +457,16 @@ export class LeadRepository {
    */
   async recordMapped(job: LeadJob, lead: LeadBody): Promise<void> {
     await job.updateData({ ...job.data, sealed_lead: sealLead(this.keyring, lead) });
+    const ref = lead.prospect?.external_ref?.external_ref;
+    const { lead_id: id, received_at: received } = job.data;
+    await this.bestEffort(id, 'external ref not indexed', async () => {
+      const client = await this.redis();
+      const previous = await client.hget(this.index.meta(id), 'ref');
+      if (previous === (typeof ref === 'string' ? ref : null)) return;
+      const commands = client.multi();
+      this.index.setExternalRef(commands, id, Date.parse(received) || Date.now(), previous, typeof ref === 'string' ? ref : null);
+      await execAll(commands);
+    });
   }
 
   /** Records how long 429s have held this lead in all (that time spends no attempts). */
@@ -449,7 +515,12 @@ export class LeadRepository {
   private async replay(job: LeadJob, by: string): Promise<void> {
     const entry: ReplayRecord = { kind: 'replayed', at: new Date().toISOString(), by };
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    await Promise.all([job.log(JSON.stringify(entry)), job.data.rate_limited_ms ? job.updateData({ ...job.data, rate_limited_ms: 0 }) : null]);
+    await Promise.all([
+      job.log(JSON.stringify(entry)),
+      job.data.rate_limited_ms ? job.updateData({ ...job.data, rate_limited_ms: 0 }) : null,
+      // Its last error stays on the row until the next attempt says otherwise.
+      this.indexStatus(job.data, { status: 'queued', attempts: 0 }),
+    ]);
   }
 
   /** The failure in full: the job keeps a summary in clear, WeGroup's own words are sealed in the log. */
@@ -479,11 +550,58 @@ export class LeadRepository {
     for (const entry of entries) await job.log(JSON.stringify(scrubEntry(entry)));
     // WeGroup's callbacks may echo the prospect: they go with the lead's data.
     await this.deleteCallbacks(job.id!);
+    await this.indexErased(job.id!);
+  }
+
+  /** The index row stays, marked erased, without its external ref and WeGroup lead id (and out of their lookups). */
+  private async indexErased(id: string): Promise<void> {
+    await this.bestEffort(id, 'index entries not erased', async () => {
+      const stored = await this.identifyingEntries(id);
+      const client = await this.redis();
+      if (!(await client.exists(this.index.meta(id)))) return;
+      const commands = client.multi();
+      this.index.markErased(commands, id, stored);
+      await execAll(commands);
+    });
+  }
+
+  /** The external ref and WeGroup lead id the row holds: the lookups erasure must take it out of. */
+  private async identifyingEntries(id: string): Promise<{ externalRef: string | null; wegroupLeadId: string | null }> {
+    const client = await this.redis();
+    const [externalRef, wegroupLeadId] = await client.hmget(this.index.meta(id), 'ref', 'wg');
+    return { externalRef, wegroupLeadId };
+  }
+
+  /** A change of the lead's index row on its own (holds, replays), best effort. */
+  private async indexStatus(data: DeliverLeadJobData, change: IndexStatusChange): Promise<void> {
+    await this.bestEffort(data.lead_id, 'index not updated', async () => {
+      const now = Date.now();
+      const commands = (await this.redis()).multi();
+      this.index.setStatus(commands, { id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now }, change, now);
+      await execAll(commands);
+    });
+  }
+
+  /** Index writes never fail what they follow: a warning, with the lead's id and Redis's words only. */
+  private async bestEffort(id: string, what: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.logger.warn(`Lead ${id}: ${what} (${(error as Error)?.message ?? 'error'})`);
+    }
   }
 
   private openLog(lines: string[]): LeadLogEntry[] {
     return lines.map((line) => openLogLine(this.keyring, line)).filter((entry): entry is LeadLogEntry => entry !== null);
   }
+}
+
+/** Sends a pipeline or MULTI; throws the first command's error (ioredis reports them per command). */
+async function execAll(commands: ChainableCommander): Promise<void> {
+  const results = await commands.exec();
+  if (!results) throw new Error('The transaction was aborted');
+  const failed = results.find(([error]) => error);
+  if (failed) throw failed[0];
 }
 
 /** Its personal data is gone (erasure, retention): nothing about the prospect is taken any more. */

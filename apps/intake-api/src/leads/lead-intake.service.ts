@@ -164,7 +164,8 @@ export class LeadIntakeService implements OnApplicationShutdown {
       body_hash: this.keyring.digest(canonicalJson(dto)),
     };
     const dedupKey = idempotencyKey !== undefined ? `key:${idempotencyKey}` : derivedKey(distributionId, dto);
-    return { data, ...(dedupKey ? { deduplicationId: sha256(`${source}\n${dedupKey}`) } : {}), idempotencyKey };
+    const externalRef = dto.prospect.external_ref?.external_ref ?? null;
+    return { data, externalRef, ...(dedupKey ? { deduplicationId: sha256(`${source}\n${dedupKey}`) } : {}), idempotencyKey };
   }
 
   /**

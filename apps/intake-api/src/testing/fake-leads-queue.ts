@@ -11,7 +11,10 @@ export type BulkEntry = { name: string; data: DeliverLeadJobData; opts?: { jobId
 export function fakeLeadsQueue() {
   const stored = new Map<string, DeliverLeadJobData>();
   const dedup = new Map<string, string>();
-  const pipeline = { hincrby: jest.fn(), exec: jest.fn(async () => []) };
+  // Takes every command of the repository's pipeline (counters, 5-minute counters, index); `hincrby` is asserted on.
+  const hincrby = jest.fn();
+  const exec = jest.fn(async () => []);
+  const pipeline: { hincrby: jest.Mock; exec: jest.Mock } = new Proxy({ hincrby, exec }, { get: (target, command: string, proxy) => (command in target ? target[command as 'exec'] : () => proxy) });
   const queue = {
     stored,
     down: false,

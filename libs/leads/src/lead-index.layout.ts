@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
+import { Keyring } from '@app/config';
+import type { RetentionConfig } from './lead-jobs.settings';
+import type { IndexedStatus } from './lead-index';
+
+/** Every status the index keeps, in the order the console lists them. */
+export const INDEXED_STATUSES: readonly IndexedStatus[] = ['queued', 'retrying', 'waiting_reauth', 'delivered', 'failed'];
+
+/** A row's last error is cut to this many characters: a few words for a table cell, and a bounded meta hash. */
+export const LAST_ERROR_MAX_CHARS = 160;
+
+/** The meta hash's fields, in the order LeadIndex reads them (one HMGET). */
+export const META_FIELDS = ['status', 'source', 'ref', 'wg', 'received', 'updated', 'attempts', 'error', 'erased'] as const;
+
+const DAY_MS = 86_400_000;
+/** What the external-ref keys are keyed for (HKDF info): these MACs say nothing about any other. */
+const REF_PURPOSE = 'lead-index:external-ref';
+/**
+ * The sorted sets drop members received longer ago than the longest retention plus this: a
+ * lead still alive then (a failed lead replayed again and again) leaves the lists but is
+ * still found by its id, external ref or WeGroup lead id (direct lookups, not trimmed).
+ */
+const HORIZON_SLACK_MS = 30 * DAY_MS;
+
+/** A lead as the index first hears of it (the intake, on enqueue). */
+export interface NewIndexedLead {
+  id: string;
+  source: string;
+  receivedAt: number;
+  externalRef: string | null;
+}
+
+/** Who a state change is about: enough to rewrite its row whole (a lead indexed before the index existed gets one). */
+export interface IndexedLeadKey {
+  id: string;
+  source: string;
+  receivedAt: number;
+}
+
+/** A change of state; an omitted field keeps its value, `error: null` clears it. */
+export interface IndexStatusChange {
+  status: IndexedStatus;
+  attempts?: number;
+  error?: string | null;
+  wegroupLeadId?: string | null;
+}
+
+/** What erasure needs of the row as stored: the identifying entries to take out. */
+export interface IdentifyingEntries {
+  externalRef: string | null;
+  wegroupLeadId: string | null;
+}
+
+/**
+ * The lead index's keys and its writes, beside the leads queue under its hash tag (every key
+ * comes from the queue's `toKey`, so one command's keys, and a whole MULTI's, share one
+ * Cluster slot). The writes are added to a pipeline or MULTI the caller owns, so the
+ * repository sends them in the round trip that changes the lead (LeadRepository). LeadIndex
+ * reads them. Nothing here opens a connection, which lets the benchmark seed through it.
+ *
+ * - `idx:lead:<id>`: the row (hash META_FIELDS), expiring with the lead's retention;
+ * - sorted sets scored by the time received (ms), member = lead id: `idx:all`,
+ *   `idx:source:<source>`, `idx:status:<status>`, `idx:source-status:<status>:<source>` (so
+ *   "source + status" is one range read, no intersection), trimmed by score as they are written;
+ * - `idx:ref:<mac>`: the leads with one external ref, the key a keyed MAC of the ref (key
+ *   names are seen by anyone who can list keys; a ref can be an e-mail address);
+ * - `idx:wegroup:<digest>`: WeGroup's lead id → our lead id.
+ *
+ * A member whose row has expired is skipped by readers and removed lazily; a member of a
+ * status set whose row says another status is skipped too (a row is the truth).
+ */
+export class LeadIndexLayout {
+  private readonly activeTtlMs: number;
+  private readonly deliveredTtlMs: number;
+  private readonly failedTtlMs: number;
+  /** How far back (received) the sorted sets keep members. */
+  readonly horizonMs: number;
+
+  constructor(
+    private readonly toKey: (name: string) => string,
+    private readonly keyring: Keyring,
+    retention: Pick<RetentionConfig, 'metadataDays' | 'failedDays'>,
+  ) {
+    this.deliveredTtlMs = retention.metadataDays * DAY_MS;
+    this.failedTtlMs = retention.failedDays * DAY_MS;
+    // Still on its way: as long as any finished lead is kept, renewed at each change.
+    this.activeTtlMs = Math.max(this.deliveredTtlMs, this.failedTtlMs);
+    this.horizonMs = this.activeTtlMs + HORIZON_SLACK_MS;
+  }
+
+  meta(id: string): string {
+    return this.toKey(`idx:lead:${id}`);
+  }
+
+  all(): string {
+    return this.toKey('idx:all');
+  }
+
+  bySource(source: string): string {
+    return this.toKey(`idx:source:${source}`);
+  }
+
+  byStatus(status: IndexedStatus): string {
+    return this.toKey(`idx:status:${status}`);
+  }
+
+  bySourceAndStatus(source: string, status: IndexedStatus): string {
+    return this.toKey(`idx:source-status:${status}:${source}`);
+  }
+
+  /** The ref's set under each configured data key, current first (after a rotation, older refs are under an older key). */
+  byExternalRef(ref: string): string[] {
+    return this.keyring.purposeMacs(REF_PURPOSE, ref).map((mac) => this.toKey(`idx:ref:${mac.subarray(0, 16).toString('base64url')}`));
+  }
+
+  byWeGroupLeadId(wegroupLeadId: string): string {
+    return this.toKey(`idx:wegroup:${createHash('sha256').update(wegroupLeadId).digest('base64url').slice(0, 32)}`);
+  }
+
+  /** New leads, queued: their rows and every set they belong to; each set touched is trimmed once. */
+  addQueued(commands: ChainableCommander, leads: NewIndexedLead[], now: number): void {
+    const sets = new Set<string>();
+    for (const lead of leads) {
+      // The row first: a reader never finds a member without its row (which it would take for expired).
+      commands.hset(this.meta(lead.id), {
+        status: 'queued',
+        source: lead.source,
+        received: lead.receivedAt,
+        updated: now,
+        attempts: 0,
+        ...(lead.externalRef ? { ref: lead.externalRef } : {}),
+      });
+      commands.pexpire(this.meta(lead.id), this.activeTtlMs);
+      for (const set of [this.all(), this.bySource(lead.source), this.byStatus('queued'), this.bySourceAndStatus(lead.source, 'queued')]) {
+        commands.zadd(set, lead.receivedAt, lead.id);
+        sets.add(set);
+      }
+      if (lead.externalRef) this.addRef(commands, lead.id, lead.externalRef, lead.receivedAt);
+    }
+    for (const set of sets) this.trim(commands, set, now);
+  }
+
+  /** A lead changed state: its row, and its membership of the status sets. */
+  setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
+    const meta = this.meta(lead.id);
+    const { status, attempts, error, wegroupLeadId } = change;
+    commands.hset(meta, {
+      status,
+      source: lead.source,
+      received: lead.receivedAt,
+      updated: now,
+      ...(attempts !== undefined ? { attempts } : {}),
+      ...(error ? { error: error.slice(0, LAST_ERROR_MAX_CHARS) } : {}),
+      ...(wegroupLeadId ? { wg: wegroupLeadId } : {}),
+    });
+    if (error === null) commands.hdel(meta, 'error');
+    commands.pexpire(meta, status === 'delivered' ? this.deliveredTtlMs : status === 'failed' ? this.failedTtlMs : this.activeTtlMs);
+    for (const other of INDEXED_STATUSES) {
+      if (other === status) continue;
+      commands.zrem(this.byStatus(other), lead.id);
+      commands.zrem(this.bySourceAndStatus(lead.source, other), lead.id);
+    }
+    // Every set again: idempotent for a lead indexed on enqueue, and complete for one that was not.
+    for (const set of [this.all(), this.bySource(lead.source), this.byStatus(status), this.bySourceAndStatus(lead.source, status)]) {
+      commands.zadd(set, lead.receivedAt, lead.id);
+      this.trim(commands, set, now);
+    }
+    if (wegroupLeadId) commands.set(this.byWeGroupLeadId(wegroupLeadId), lead.id, 'PX', this.deliveredTtlMs);
+  }
+
+  /** A native lead was mapped: its external ref is the mapped lead's (the previous one, if another, is dropped). */
+  setExternalRef(commands: ChainableCommander, id: string, receivedAt: number, previous: string | null, ref: string | null): void {
+    if (previous && previous !== ref) for (const set of this.byExternalRef(previous)) commands.zrem(set, id);
+    if (ref) {
+      commands.hset(this.meta(id), { ref });
+      this.addRef(commands, id, ref, receivedAt);
+    } else {
+      commands.hdel(this.meta(id), 'ref');
+    }
+  }
+
+  /** The personal data of a finished lead was erased: the row stays, marked, without anything that identifies the prospect. */
+  markErased(commands: ChainableCommander, id: string, stored: IdentifyingEntries): void {
+    commands.hset(this.meta(id), { erased: 1 });
+    commands.hdel(this.meta(id), 'ref', 'wg');
+    this.dropIdentifying(commands, id, stored);
+  }
+
+  /** A queued lead was removed whole: it leaves every set. */
+  remove(commands: ChainableCommander, lead: { id: string; source: string }, stored: IdentifyingEntries): void {
+    commands.del(this.meta(lead.id));
+    for (const set of [this.all(), this.bySource(lead.source)]) commands.zrem(set, lead.id);
+    for (const status of INDEXED_STATUSES) {
+      commands.zrem(this.byStatus(status), lead.id);
+      commands.zrem(this.bySourceAndStatus(lead.source, status), lead.id);
+    }
+    this.dropIdentifying(commands, lead.id, stored);
+  }
+
+  private dropIdentifying(commands: ChainableCommander, id: string, { externalRef, wegroupLeadId }: IdentifyingEntries): void {
+    if (externalRef) for (const set of this.byExternalRef(externalRef)) commands.zrem(set, id);
+    // Only if it still points at this lead (a script: read and delete as one step).
+    if (wegroupLeadId) commands.eval(DELETE_IF_EQUAL, 1, this.byWeGroupLeadId(wegroupLeadId), id);
+  }
+
+  private addRef(commands: ChainableCommander, id: string, ref: string, receivedAt: number): void {
+    const [current] = this.byExternalRef(ref);
+    commands.zadd(current, receivedAt, id);
+    commands.pexpire(current, this.activeTtlMs);
+  }
+
+  /** Members received before the horizon go; a set nobody writes for that long goes whole. */
+  private trim(commands: ChainableCommander, set: string, now: number): void {
+    commands.zremrangebyscore(set, '-inf', `(${now - this.horizonMs}`);
+    commands.pexpire(set, this.horizonMs);
+  }
+}
+
+const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
