@@ -44,8 +44,9 @@ describe('ops console at /ops (browser)', () => {
   async function consolePage(): Promise<Page> {
     const page = await browser.newPage();
     page.setDefaultTimeout(15_000);
-    await page.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));
+    // Run by the browser before the page's own scripts (injected by the driver, not subject to the page's CSP).
+    await page.addInitScript({
+      content: "document.addEventListener('securitypolicyviolation', (event) => console.error('CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI));",
     });
     page.on('console', (message) => {
       if (message.type() === 'error' && /Content Security Policy|CSP violation/i.test(message.text())) violations.push(`${page.url()}: ${message.text()}`);
@@ -122,11 +123,16 @@ describe('ops console at /ops (browser)', () => {
   });
 
   it('refuses the viewer’s retry and personal data on the server too, with the page’s own CSRF token', async () => {
-    const answers = await viewer.evaluate(async (id) => {
-      const token = JSON.parse(document.body.getAttribute('hx-headers') ?? '{}')['x-csrf-token'] as string;
-      const post = async (path: string) => (await fetch(path, { method: 'POST', headers: { 'x-csrf-token': token } })).status;
-      return [await post(`/ops/leads/${id}/retry`), await post(`/ops/leads/${id}/personal-data`)];
-    }, failedId);
+    const token = JSON.parse((await viewer.locator('body').getAttribute('hx-headers')) ?? '{}')['x-csrf-token'] as string;
+    expect(token).toBeTruthy();
+    // Posted from the page, as a script of the page would: same origin, the session's cookie and token.
+    const answers = await viewer.evaluate(
+      async ({ id, token }) => {
+        const post = async (path: string) => (await fetch(path, { method: 'POST', headers: { 'x-csrf-token': token } })).status;
+        return [await post(`/ops/leads/${id}/retry`), await post(`/ops/leads/${id}/personal-data`)];
+      },
+      { id: failedId, token },
+    );
     expect(answers).toEqual([403, 403]);
   });
 

@@ -32,7 +32,6 @@ import { LeadIntakeService } from './leads/lead-intake.service';
 import { LeadStatusService } from './leads/lead-status.service';
 import { LeadOpsController } from './ops/lead-ops.controller';
 import { LeadOpsService } from './ops/lead-ops.service';
-import { OpsAudit } from './ops/ops-audit';
 import { OpsAuthGuard } from './ops/ops-auth.guard';
 import { OpsAuthenticator } from './ops/ops-authenticator';
 import { OpsAudit } from './ops/ops-audit';
@@ -87,9 +86,6 @@ export class IntakeModule {
           inject: [REDIS_CONNECTION],
           useFactory: (redis: RedisClient) => new OpsSessions(redis, config.redis.queuePrefix, config.console),
         },
-        OpsAudit,
-        LeadIndex,
-        LeadStats,
         LeadOpsService,
         SsoConnectionsService,
         LeadIntakeService,
