@@ -71,6 +71,8 @@ describe('ops console at /ops (browser)', () => {
     await page.getByRole('link', { name: 'Leads', exact: true }).click();
     await page.waitForURL(/\/ops\/leads/);
     await page.getByLabel('External ref').pressSequentially(ref, { delay: 5 });
+    // htmx puts the search in the address once its answer is in.
+    await page.waitForURL((url) => url.searchParams.get('external_ref') === ref);
     const row = page.locator('#lead-rows tr', { hasText: id });
     await row.waitFor();
     expect(await page.locator('#lead-rows tr').count()).toBe(1);
