@@ -17,7 +17,7 @@ import { OpsAudit, OpsAuditInput } from '../ops-audit';
 import { requireOpsRole } from '../ops-auth.guard';
 import { OpsAuthenticator } from '../ops-authenticator';
 import { OPS_DASHBOARD_PATH } from '../ops-dashboard';
-import { OpsRequest, OpsUser } from '../ops-users';
+import { HIDDEN_FOR_VIEWER, OpsRequest, OpsUser } from '../ops-users';
 import { ConsoleAsset, ConsoleAssetName, CONSOLE_ASSETS_PATH, consoleRoot, loadConsoleAssets } from './ops-console.assets';
 import { auditQueryOf, badParameter, formField, LEAD_ID, leadSearchOf, SEARCH_STATUSES, textParameter } from './ops-console.queries';
 import { OpsSession, OpsSessions } from './ops-sessions';
@@ -52,6 +52,8 @@ const ASSET_CACHE = 'public, max-age=31536000, immutable';
 /** Bulk retry of a reason group re-queues at most this many leads per confirmation, like POST /v1/ops/leads/retry's default. */
 export const BULK_RETRY_LIMIT = 1000;
 const FAILURE_GROUPS = 50;
+/** What an operator reads where WeGroup's words are, until "Show personal data". */
+const HIDDEN_UNTIL_SHOWN = '(hidden until “Show personal data”)';
 
 export interface OpsConsoleDeps {
   authenticator: OpsAuthenticator;
@@ -293,7 +295,12 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
       const body = stored ? openLead(deps.keyring, stored) : null;
       data = body ? JSON.stringify(body, null, 2) : null;
     }
-    return view.page(request, reply, 'lead', { title: `Lead ${id}`, lead, row, timeline: timelineOf(lead), personal, data, notice });
+    // An operator sees WeGroup's words after "Show personal data"; until then, the note says so.
+    const hidden = request.opsUser!.role === 'operator' && !personal ? HIDDEN_UNTIL_SHOWN : null;
+    const note = <T>(text: T): T => (hidden && text === HIDDEN_FOR_VIEWER ? (hidden as T) : text);
+    const shown = { ...lead, last_error: note(lead.last_error), wegroup: lead.wegroup && { ...lead.wegroup, body: note(lead.wegroup.body) } };
+    const timeline = timelineOf(lead).map((entry) => ({ ...entry, detail: note(entry.detail) }));
+    return view.page(request, reply, 'lead', { title: `Lead ${id}`, lead: shown, row, timeline, personal, data, notice });
   };
 
   get('/ops/leads/:id', (request, reply) => leadPage(request, reply, false));
