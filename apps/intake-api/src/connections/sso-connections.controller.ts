@@ -2,7 +2,7 @@ import { Controller, Delete, Get, Param, Query, Req, Res, UseGuards } from '@nes
 import { ApiBasicAuth, ApiExcludeEndpoint, ApiFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
-import { OpsAuthGuard, OpsRole } from '../ops/ops-auth.guard';
+import { opsUserName, OpsAuthGuard, OpsRole } from '../ops/ops-auth.guard';
 import { connectedPage, connectionPage } from './connection-page';
 import { ConnectionDto } from './connection.dto';
 import { SignInError, SsoConnectionsService } from './sso-connections.service';
@@ -22,8 +22,8 @@ export class SsoConnectionsController {
   })
   @ApiFoundResponse({ description: "Redirect to WeGroup's authorization endpoint." })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.ssoNotConfigured, ApiProblems.signInUnreachable, ApiProblems.unavailable)
-  async start(@Res() reply: FastifyReply): Promise<void> {
-    const location = await this.connections.start();
+  async start(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const location = await this.connections.start(opsUserName(request));
     void reply.status(302).header('Location', location).header('Cache-Control', 'no-store').send();
   }
 
@@ -69,7 +69,7 @@ export class SsoConnectionsController {
   @ApiOperation({ summary: 'Forget an SSO connection and its tokens' })
   @ApiOkResponse({ type: ConnectionDto, description: 'The connection that was deleted.' })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.connectionNotFound, ApiProblems.unavailable)
-  delete(@Param('id') id: string) {
-    return this.connections.delete(id);
+  delete(@Param('id') id: string, @Req() request: FastifyRequest) {
+    return this.connections.delete(id, opsUserName(request));
   }
 }

@@ -6,11 +6,17 @@ import { LeadRepository } from '@app/leads';
 import { ConnectionStore, ConnectionView, WeGroupOidcClient } from '@app/wegroup';
 import { ProblemException } from '../common/problem';
 import { withRedisTimeout } from '../common/redis-timeout';
+import { auditAction, OpsAudit } from '../ops/ops-audit';
 
 /** Why a sign-in did not create a connection, in words for the person in the browser. */
 export class SignInError extends Error {}
 
-/** SSO connections: the Authorization Code + PKCE sign-in, and the connections it creates. */
+/**
+ * SSO connections: the Authorization Code + PKCE sign-in, and the connections it creates.
+ * Starting a sign-in, its completion and a disconnection are audited with the ops user's
+ * name (the completion with the name of whoever started it: the browser comes back from
+ * WeGroup without ops credentials).
+ */
 @Injectable()
 export class SsoConnectionsService {
   private readonly logger = new Logger(SsoConnectionsService.name);
@@ -22,6 +28,7 @@ export class SsoConnectionsService {
     @Inject(redisConfig.KEY) { queuePrefix }: ConfigType<typeof redisConfig>,
     @Inject(REDIS_CONNECTION) redis: RedisClient,
     private readonly leads: LeadRepository,
+    private readonly audit: OpsAudit,
   ) {
     this.store = sso ? new ConnectionStore(redis, queuePrefix, ssoKeyring(sso)) : null;
     this.oidc = sso ? new WeGroupOidcClient(sso) : null;
@@ -39,7 +46,7 @@ export class SsoConnectionsService {
   }
 
   /** Where to send the browser: WeGroup's authorization endpoint, with PKCE, state and nonce. */
-  async start(): Promise<string> {
+  async start(by: string): Promise<string> {
     const { store, oidc } = this.require();
     let request;
     try {
@@ -48,7 +55,8 @@ export class SsoConnectionsService {
       this.logger.warn(`OpenID discovery failed: ${(error as Error).message}`);
       throw new ProblemException(HttpStatus.BAD_GATEWAY, 'The WeGroup sign-in service (OpenID discovery) could not be reached. Try again later.');
     }
-    await withRedisTimeout(store.savePendingSignIn(request.state, { codeVerifier: request.codeVerifier, nonce: request.nonce }));
+    await withRedisTimeout(store.savePendingSignIn(request.state, { codeVerifier: request.codeVerifier, nonce: request.nonce, startedBy: by }));
+    await auditAction(this.audit, this.logger, { user: by, action: 'sso_connect_started' });
     return request.url;
   }
 
@@ -82,6 +90,11 @@ export class SsoConnectionsService {
       tokens,
     );
     this.logger.log(`SSO connection ${connection.id} saved for distribution ${connection.distribution_id}`);
+    await auditAction(this.audit, this.logger, {
+      user: pending.startedBy ?? '',
+      action: 'sso_connected',
+      detail: { connection_id: connection.id, distribution_id: connection.distribution_id },
+    });
     await this.releaseWaitingLeads(connection.distribution_id);
     return connection;
   }
@@ -102,10 +115,11 @@ export class SsoConnectionsService {
     return view;
   }
 
-  async delete(id: string): Promise<ConnectionView> {
+  async delete(id: string, by: string): Promise<ConnectionView> {
     const view = await withRedisTimeout(this.require().store.delete(id));
     if (!view) throw new ProblemException(HttpStatus.NOT_FOUND, `No connection with id "${id.slice(0, 64)}".`);
     this.logger.log(`SSO connection ${id} deleted (distribution ${view.distribution_id})`);
+    await auditAction(this.audit, this.logger, { user: by, action: 'sso_disconnected', detail: { connection_id: id, distribution_id: view.distribution_id } });
     return view;
   }
 

@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { LeadAcceptedDto } from '@app/leads';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { BulkEventRetryDto, BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto, EventRetriedDto } from './lead-ops.dto';
-import { OpsAuthGuard, OpsJsonBody, OpsRole } from './ops-auth.guard';
+import { opsUserName, OpsAuthGuard, OpsJsonBody, OpsRole } from './ops-auth.guard';
+import type { OpsRequest } from './ops-users';
 import { LeadOpsService } from './lead-ops.service';
 
 @ApiTags('ops')
@@ -19,8 +20,8 @@ export class LeadOpsController {
   @ApiOperation({ summary: 'Re-queue one failed lead with a fresh retry schedule (its history is kept)' })
   @ApiAcceptedResponse({ type: LeadAcceptedDto })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.opsLeadNotFound, ApiProblems.notRetryable, ApiProblems.unavailable)
-  async retry(@Param('id') id: string): Promise<LeadAcceptedDto> {
-    await this.ops.retry(id, 'ops');
+  async retry(@Param('id') id: string, @Req() request: OpsRequest): Promise<LeadAcceptedDto> {
+    await this.ops.retry(id, opsUserName(request));
     return { id, status: 'queued' };
   }
 
@@ -32,8 +33,8 @@ export class LeadOpsController {
   })
   @ApiOkResponse({ type: ErasureResultDto })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.opsLeadNotFound, ApiProblems.busy, ApiProblems.unavailable)
-  erase(@Param('id') id: string): Promise<ErasureResultDto> {
-    return this.ops.erase(id);
+  erase(@Param('id') id: string, @Req() request: OpsRequest): Promise<ErasureResultDto> {
+    return this.ops.erase(id, opsUserName(request));
   }
 
   @Post('ops/leads/retry')
@@ -43,8 +44,8 @@ export class LeadOpsController {
   @ApiOperation({ summary: 'Re-queue failed leads in bulk, filtered by failure reason and time range' })
   @ApiOkResponse({ type: BulkRetryResultDto })
   @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, ApiProblems.unavailable)
-  retryMany(@Body() filter: BulkRetryDto): Promise<BulkRetryResultDto> {
-    return this.ops.retryMany(filter, 'ops');
+  retryMany(@Body() filter: BulkRetryDto, @Req() request: OpsRequest): Promise<BulkRetryResultDto> {
+    return this.ops.retryMany(filter, opsUserName(request));
   }
 
   @Post('events/:id/retry')
@@ -56,8 +57,8 @@ export class LeadOpsController {
   })
   @ApiAcceptedResponse({ type: EventRetriedDto })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsEventNotFound, ApiProblems.eventNotRetryable, ApiProblems.unavailable)
-  async retryEvent(@Param('id') id: string): Promise<EventRetriedDto> {
-    await this.ops.retryEvent(id, 'ops');
+  async retryEvent(@Param('id') id: string, @Req() request: OpsRequest): Promise<EventRetriedDto> {
+    await this.ops.retryEvent(id, opsUserName(request));
     return { id, state: 'pending' };
   }
 
@@ -68,8 +69,8 @@ export class LeadOpsController {
   @ApiOperation({ summary: 'Re-queue failed events in bulk, filtered by source, type and time range (newest first)' })
   @ApiOkResponse({ type: BulkRetryResultDto })
   @ApiProblemResponses(ApiProblems.opsBadRequest, ApiProblems.opsUnauthorized, ApiProblems.unavailable)
-  retryEvents(@Body() filter: BulkEventRetryDto): Promise<BulkRetryResultDto> {
-    return this.ops.retryEvents(filter, 'ops');
+  retryEvents(@Body() filter: BulkEventRetryDto, @Req() request: OpsRequest): Promise<BulkRetryResultDto> {
+    return this.ops.retryEvents(filter, opsUserName(request));
   }
 
   @Get('ops/delivery')

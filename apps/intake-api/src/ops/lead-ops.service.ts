@@ -7,8 +7,13 @@ import { ProblemException } from '../common/problem';
 import { BREAKER_STATE } from '../intake.tokens';
 import { withRedisTimeout } from '../common/redis-timeout';
 import { BulkEventRetryDto, BulkRetryDto, BulkRetryResultDto, DeliveryStateDto, ErasureResultDto } from './lead-ops.dto';
+import { auditAction, OpsAudit, OpsAuditInput } from './ops-audit';
 
-/** Dead letters and replay: failed leads are kept, and ops can send them again. */
+/**
+ * Dead letters and replay: failed leads are kept, and ops can send them again. Every action
+ * that changed something writes an audit entry naming the ops user (`by`), whichever surface
+ * it came from (API, console, dashboard): callers do not audit these themselves.
+ */
 @Injectable()
 export class LeadOpsService {
   private readonly logger = new Logger(LeadOpsService.name);
@@ -19,6 +24,7 @@ export class LeadOpsService {
     @Inject(dataKeyringConfig.KEY) private readonly keyring: Keyring,
     private readonly events: LeadEventStore,
     private readonly emitter: LeadEventEmitter,
+    private readonly audit: OpsAudit,
   ) {}
 
   /** Re-queues one failed event with a fresh schedule (the same id: receivers deduplicate). */
@@ -29,6 +35,7 @@ export class LeadOpsService {
       throw new ProblemException(HttpStatus.CONFLICT, `Only failed events can be retried; event ${id.slice(0, 64)} is ${retried.state === 'completed' ? 'delivered' : 'still in the queue'}.`);
     }
     this.logger.log(`Event ${id} re-queued by ${by}`);
+    await this.audited({ user: by, action: 'event_retried', detail: { event_id: id.slice(0, 64) } });
   }
 
   async retryEvents(filter: BulkEventRetryDto, by: string): Promise<BulkRetryResultDto> {
@@ -44,15 +51,19 @@ export class LeadOpsService {
       (read) => withRedisTimeout(read),
     );
     this.logger.log(`Bulk event retry by ${by}: ${retried} of ${matched} failed events re-queued`);
+    await this.audited({ user: by, action: 'events_bulk_retried', detail: { matched, retried, ...(filter.source ? { source: filter.source } : {}), ...(filter.type ? { type: filter.type } : {}) } });
     return { matched, retried };
   }
 
-  /** Re-queues one failed lead with a fresh retry schedule; its history stays. */
-  async retry(id: string, by: string): Promise<void> {
-    const outcome = await withRedisTimeout(this.leads.retry(id, by));
+  /**
+   * Re-queues one failed lead with a fresh retry schedule; its history stays. `via` names the
+   * surface when it is not the API (`dashboard`): the replay log says `<user> (<via>)`.
+   */
+  async retry(id: string, by: string, via?: string): Promise<void> {
+    const outcome = await withRedisTimeout(this.leads.retry(id, replayedBy(by, via)));
     switch (outcome) {
       case 'retried':
-        return;
+        return this.audited({ user: by, action: 'lead_retried', lead_id: id, detail: via ? { via } : {} });
       case 'not_found':
         throw notFound(id);
       case 'requeued_meanwhile':
@@ -62,7 +73,7 @@ export class LeadOpsService {
     }
   }
 
-  async retryMany(filter: BulkRetryDto, by: string): Promise<BulkRetryResultDto> {
+  async retryMany(filter: BulkRetryDto, by: string, via?: string): Promise<BulkRetryResultDto> {
     const { matched, retried } = await this.leads.retryFailed(
       {
         reason: filter.reason,
@@ -70,11 +81,13 @@ export class LeadOpsService {
         failedBefore: filter.failed_before ? Date.parse(filter.failed_before) : undefined,
         limit: filter.limit ?? 1000,
       },
-      by,
+      replayedBy(by, via),
       // Each page read answers within Redis's timeout; the whole walk may take longer.
       (read) => withRedisTimeout(read),
     );
     this.logger.log(`Bulk retry by ${by}: ${retried} of ${matched} failed leads re-queued`);
+    // The reason filter is text ops typed (it could quote anything): only whether there was one.
+    await this.audited({ user: by, action: 'leads_bulk_retried', detail: { matched, retried, by_reason: filter.reason !== undefined, ...(via ? { via } : {}) } });
     return { matched, retried };
   }
 
@@ -89,6 +102,10 @@ export class LeadOpsService {
       },
       (read) => withRedisTimeout(read),
     );
+  }
+
+  private audited(entry: OpsAuditInput): Promise<void> {
+    return auditAction(this.audit, this.logger, entry);
   }
 
   private externalRef(data: DeliverLeadJobData): unknown {
@@ -106,7 +123,7 @@ export class LeadOpsService {
    * An erasure request: the lead's personal data goes from everywhere we keep it. A lead still
    * queued is cancelled and removed whole; a finished one keeps its metadata.
    */
-  async erase(id: string): Promise<ErasureResultDto> {
+  async erase(id: string, by: string): Promise<ErasureResultDto> {
     // The source's own reference goes in lead.erased: read before the data is gone.
     const before = await withRedisTimeout(this.leads.findData(id));
     const externalRef = before ? this.externalRef(before) : null;
@@ -126,6 +143,7 @@ export class LeadOpsService {
         throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} was picked up for delivery meanwhile; ask again in a few seconds.`);
       case 'scrubbed':
         this.logger.log(`Erasure of lead ${id}: personal data ${erased.had ? 'removed' : 'already gone'}`);
+        await this.audited({ user: by, action: 'lead_erased', lead_id: id, detail: { outcome: erased.had ? 'personal_data_removed' : 'already_gone' } });
         return {
           id,
           delivery_cancelled: false,
@@ -137,6 +155,7 @@ export class LeadOpsService {
         };
       case 'removed':
         this.logger.log(`Erasure of lead ${id}: queued delivery cancelled, lead removed`);
+        await this.audited({ user: by, action: 'lead_erased', lead_id: id, detail: { outcome: 'removed' } });
         return {
           id,
           delivery_cancelled: true,
@@ -145,6 +164,11 @@ export class LeadOpsService {
         };
     }
   }
+}
+
+/** Who a lead's replay log names. */
+function replayedBy(by: string, via: string | undefined): string {
+  return via ? `${by} (${via})` : by;
 }
 
 /** The source's id of the lead, or null; a lead that cannot be opened is erased anyway. */

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { OPS_ROLE_NEEDED, ProblemException } from '../common/problem';
 import { OpsAuthenticator } from './ops-authenticator';
 import { opsContentTypeProblem } from './ops-request-policy';
-import { OpsRoleName, OpsUser } from './ops-users';
+import { OpsRequest, OpsRoleName, OpsUser } from './ops-users';
 
 /** A lead route that also answers to the ops credentials, with the same view (ApiKeyGuard reads it). */
 export const OPS_MAY_READ = 'ops-may-read';
@@ -21,6 +21,16 @@ export const OpsJsonBody = () => SetMetadata(OPS_JSON_BODY, true);
  */
 const OPS_ROLE = 'ops-role';
 export const OpsRole = (role: OpsRoleName) => SetMetadata(OPS_ROLE, role);
+
+/**
+ * The signed-in ops user's name, for the replay log and the audit log: set by the
+ * authenticator this guard (or the dashboard's hook) ran, so a route behind it always has one.
+ */
+export function opsUserName(request: FastifyRequest): string {
+  const user = (request as OpsRequest).opsUser;
+  if (!user) throw new Error('No ops user on this request: the route is not behind the ops authentication');
+  return user.name;
+}
 
 /** Throws the 403 naming the role needed when `user` lacks it (`operator` includes `viewer`). */
 export function requireOpsRole(user: OpsUser, role: OpsRoleName): void {

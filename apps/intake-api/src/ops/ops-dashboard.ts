@@ -14,8 +14,8 @@ import { LeadOpsService } from './lead-ops.service';
 
 export const OPS_DASHBOARD_PATH = '/ops/queues';
 
-/** Who the attempt log names for a replay started from the dashboard. */
-export const DASHBOARD_REPLAY_BY = 'ops (dashboard)';
+/** Where a replay came from, for the lead's log (`<user> (dashboard)`) and the audit entry. */
+export const DASHBOARD = 'dashboard';
 
 /** "Retry all" re-queues at most this many failed leads per click, like POST /v1/ops/leads/retry. */
 const RETRY_ALL_LIMIT = 10_000;
@@ -123,17 +123,18 @@ async function answerAction(request: DashboardRequest, reply: FastifyReply, queu
   }
   // Any ops user reads the dashboard (lead data and logs are sealed there); retrying is an operator's.
   requireOpsRole(request.opsUser!, 'operator');
+  const by = request.opsUser!.name;
   const contentType = opsContentTypeProblem(request, false);
   if (contentType) throw contentType;
   const { queueName, jobId, queueStatus } = request.params;
   if (!queues.some((queue) => queue.name === queueName)) throw new ProblemException(HttpStatus.NOT_FOUND, `No queue named "${queueName.slice(0, 64)}".`);
   if (route === RETRY_ONE) {
-    await ops.retry(jobId, DASHBOARD_REPLAY_BY);
+    await ops.retry(jobId, by, DASHBOARD);
     return reply.status(HttpStatus.NO_CONTENT).send();
   }
   if (queueStatus === 'completed') throw new ProblemException(HttpStatus.CONFLICT, 'Delivered leads cannot be retried: WeGroup would receive them twice.');
   if (queueStatus !== 'failed') throw new ProblemException(HttpStatus.BAD_REQUEST, `Only failed leads can be retried, not "${queueStatus.slice(0, 32)}" ones.`);
-  const { matched, retried } = await ops.retryMany({ limit: RETRY_ALL_LIMIT }, DASHBOARD_REPLAY_BY);
+  const { matched, retried } = await ops.retryMany({ limit: RETRY_ALL_LIMIT }, by, DASHBOARD);
   return reply.status(HttpStatus.OK).send({ retried, skipped: matched - retried });
 }
 

@@ -6,7 +6,7 @@ import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 import { XML_TYPES } from '../hooks/hook-request';
 import { HookProblems } from '../hooks/hook.problems';
 import { SourceRequest } from '../leads/api-key.guard';
-import { OpsAuthGuard } from '../ops/ops-auth.guard';
+import { opsUserName, OpsAuthGuard } from '../ops/ops-auth.guard';
 import { PreviewOpsGuard } from './preview-ops.guard';
 import { SourcePreviewDto, SourcesListDto } from './source-views.dto';
 import { SourcesService } from './sources.service';
@@ -43,6 +43,6 @@ export class SourcesController {
   @ApiOkResponse({ type: SourcePreviewDto })
   @ApiProblemResponses(ApiProblems.opsUnauthorized, ApiProblems.opsForbidden, HookProblems.notFound, HookProblems.previewUnsupported)
   preview(@Param('source') name: string, @Req() request: SourceRequest): Promise<SourcePreview> {
-    return this.sources.preview(name, request);
+    return this.sources.preview(name, request, opsUserName(request));
   }
 }

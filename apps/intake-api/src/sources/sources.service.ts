@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { LeadRepository } from '@app/leads';
 import { adapterFor, NativeLeadMapper, previewSource, SourcePreview, SourceRegistry, sourcesConfig } from '@app/sources';
@@ -6,11 +6,13 @@ import { withRedisTimeout } from '../common/redis-timeout';
 import { hookUrl, nativeRequestOf, ReceivedRequest } from '../hooks/hook-request';
 import { unknownSource } from '../hooks/hook-intake.service';
 import { LeadIntakeService } from '../leads/lead-intake.service';
+import { auditAction, OpsAudit } from '../ops/ops-audit';
 import { SourcesListDto } from './source-views.dto';
 
 /** The ops view of the sources: what to give each platform, and how many leads each had. */
 @Injectable()
 export class SourcesService {
+  private readonly logger = new Logger(SourcesService.name);
   private readonly publicBaseUrl: string | null;
 
   constructor(
@@ -19,6 +21,7 @@ export class SourcesService {
     private readonly intake: LeadIntakeService,
     @Inject(sourcesConfig.KEY) { publicBaseUrl }: ConfigType<typeof sourcesConfig>,
     private readonly mapper: NativeLeadMapper,
+    private readonly audit: OpsAudit,
   ) {
     this.publicBaseUrl = publicBaseUrl;
   }
@@ -40,9 +43,18 @@ export class SourcesService {
     };
   }
 
-  /** What a payload would produce for this source, with every problem; enqueues nothing. */
-  async preview(name: string, request: ReceivedRequest): Promise<SourcePreview> {
+  /**
+   * What a payload would produce for this source, with every problem; enqueues nothing. The
+   * answer holds the prospect's data (mapped, maybe fetched): audited with counts only.
+   */
+  async preview(name: string, request: ReceivedRequest, by: string): Promise<SourcePreview> {
     if (!this.registry.get(name)) throw unknownSource(name);
-    return previewSource(this.registry, this.mapper, name, nativeRequestOf(request, this.publicBaseUrl));
+    const preview = await previewSource(this.registry, this.mapper, name, nativeRequestOf(request, this.publicBaseUrl));
+    await auditAction(this.audit, this.logger, {
+      user: by,
+      action: 'mapping_previewed',
+      detail: { source: name, leads: preview.leads.length, ignored: preview.ignored.length, problems: preview.problems.length + preview.leads.reduce((sum, lead) => sum + lead.problems.length, 0) },
+    });
+    return preview;
   }
 }

@@ -15,6 +15,8 @@ export interface GrantedTokens {
 export interface PendingSignIn {
   codeVerifier: string;
   nonce: string;
+  /** The ops user who started it (their name, for the audit log); absent in one saved by an older version. */
+  startedBy?: string;
 }
 
 /** WeGroup does not always send expires_in; its documented lifetimes are 2 h (staging) and 24 h. */

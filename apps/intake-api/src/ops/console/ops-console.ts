@@ -13,7 +13,7 @@ import { SsoConnectionsService } from '../../connections/sso-connections.service
 import { LeadStatusService } from '../../leads/lead-status.service';
 import { SourcesService } from '../../sources/sources.service';
 import { LeadOpsService } from '../lead-ops.service';
-import { OpsAudit, OpsAuditInput } from '../ops-audit';
+import { auditAction, OpsAudit } from '../ops-audit';
 import { requireOpsRole } from '../ops-auth.guard';
 import { OpsAuthenticator } from '../ops-authenticator';
 import { OPS_DASHBOARD_PATH } from '../ops-dashboard';
@@ -52,6 +52,8 @@ const ASSET_CACHE = 'public, max-age=31536000, immutable';
 /** Bulk retry of a reason group re-queues at most this many leads per confirmation, like POST /v1/ops/leads/retry's default. */
 export const BULK_RETRY_LIMIT = 1000;
 const FAILURE_GROUPS = 50;
+/** How the replay log and the audit name this surface: `<user> (console)`. */
+const CONSOLE_VIA = 'console';
 /** What an operator reads where WeGroup's words are, until "Show personal data". */
 const HIDDEN_UNTIL_SHOWN = '(hidden until “Show personal data”)';
 
@@ -141,13 +143,13 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
       const password = formField(request.body, 'password', 1024) ?? '';
       const user = await deps.authenticator.signIn(name, password, request.ip);
       if (!user) {
-        await recordAudit(deps.audit, logger, { user: '', action: 'sign_in_failed' });
+        await auditAction(deps.audit, logger, { user: '', action: 'sign_in_failed' });
         return view.login(request as ConsoleRequest, reply, reply.generateCsrf(), 'The name or password is wrong.', 401);
       }
       // A new id at every sign-in: a cookie planted before it is worth nothing after.
       await deps.sessions.destroy(request.cookies[SESSION_COOKIE]);
       const id = await deps.sessions.create(user);
-      await recordAudit(deps.audit, logger, { user: user.name, action: 'sign_in' });
+      await auditAction(deps.audit, logger, { user: user.name, action: 'sign_in' });
       void reply.setCookie(SESSION_COOKIE, id, { path: OPS_CONSOLE_PATH, httpOnly: true, sameSite: 'strict', secure });
       void reply.clearCookie(LOGIN_CSRF_COOKIE, { path: OPS_LOGIN_PATH });
       return reply.status(303).header('Location', OPS_CONSOLE_PATH).send();
@@ -210,15 +212,6 @@ function describeError(error: Error & { statusCode?: number; code?: string }): {
   const status = error.statusCode ?? 500;
   // Fastify's own 4xx (a body too large, a bad content type) say what is wrong; a 500 says nothing of the inside.
   return status < 500 ? { status, message: error.message } : { status, message: 'The console failed to answer this request; it has been logged.' };
-}
-
-/** An audit entry; the action it records already happened, so a failure to record is logged, not thrown. */
-async function recordAudit(audit: OpsAudit, logger: Logger, entry: OpsAuditInput): Promise<void> {
-  try {
-    await withRedisTimeout(audit.record(entry));
-  } catch (error) {
-    logger.error(`Ops audit entry ${entry.action} not recorded: ${(error as Error).message}`);
-  }
 }
 
 /** A section of a page read on its own: one that fails (Redis slow, counters missing) leaves the rest of the page. */
@@ -308,14 +301,14 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   post('/ops/leads/:id/personal-data', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const id = leadIdOf(request);
-    await recordAudit(deps.audit, logger, { user: userOf(request).name, action: 'personal_data_viewed', lead_id: id });
+    await auditAction(deps.audit, logger, { user: userOf(request).name, action: 'personal_data_viewed', lead_id: id });
     return leadPage(request, reply, true);
   });
 
   post('/ops/leads/:id/retry', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const id = leadIdOf(request);
-    await deps.ops.retry(id, userOf(request).name);
+    await deps.ops.retry(id, userOf(request).name, CONSOLE_VIA);
     if (request.headers['hx-request'] === 'true') return view.fragment(reply, 'notice', { notice: `Lead ${id} re-queued with a fresh schedule.` });
     return reply.status(303).header('Location', `/ops/leads/${id}`).send();
   });
@@ -331,7 +324,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   post('/ops/leads/:id/erase', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const id = leadIdOf(request);
-    const result = await deps.ops.erase(id);
+    const result = await deps.ops.erase(id, userOf(request).name);
     return view.page(request, reply, 'erase', { title: `Lead ${id} erased`, lead: null, result });
   });
 
@@ -350,7 +343,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   post('/ops/failed/retry', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const reason = formField(request.body, 'reason', 500)!;
-    const result = await deps.ops.retryMany({ reason, limit: BULK_RETRY_LIMIT }, userOf(request).name);
+    const result = await deps.ops.retryMany({ reason, limit: BULK_RETRY_LIMIT }, userOf(request).name, CONSOLE_VIA);
     return view.page(request, reply, 'failed-preview', { title: 'Failed leads re-queued', reason, count: result.matched, limit: BULK_RETRY_LIMIT, result });
   });
 
@@ -376,7 +369,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
       query: {},
       body,
       rawBody: Buffer.from(text),
-    });
+    }, userOf(request).name);
     const { sources } = await deps.sources.list(`${request.protocol}://${request.host}`);
     return view.page(request, reply, 'sources', { title: 'Sources', sources, preview: { source: name, result: JSON.stringify(preview, null, 2) } });
   });
@@ -397,7 +390,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   // A link, not a form: WeGroup's sign-in is another origin, where form-action 'self' lets no form post go.
   get('/ops/connections/connect', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
-    const location = await deps.connections.start();
+    const location = await deps.connections.start(userOf(request).name);
     return reply.status(303).header('Location', location).send();
   });
 
@@ -405,7 +398,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     requireOpsRole(userOf(request), 'operator');
     const id = request.params.connection;
     if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw new ProblemException(HttpStatus.NOT_FOUND, 'No such SSO connection.');
-    await deps.connections.delete(id);
+    await deps.connections.delete(id, userOf(request).name);
     return reply.status(303).header('Location', '/ops/connections').send();
   });
 
@@ -426,7 +419,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
 
   post('/ops/logout', async (request, reply) => {
     await deps.sessions.destroy(request.opsSession?.id);
-    await recordAudit(deps.audit, logger, { user: userOf(request).name, action: 'sign_out' });
+    await auditAction(deps.audit, logger, { user: userOf(request).name, action: 'sign_out' });
     void reply.clearCookie(SESSION_COOKIE, { path: OPS_CONSOLE_PATH });
     return reply.status(303).header('Location', OPS_LOGIN_PATH).send();
   });
