@@ -4,7 +4,7 @@ import { OPS_CONSOLE_CSP } from '../apps/intake-api/src/ops/console/ops-console'
 import { OPS_LOGIN_FAILURES } from '../apps/intake-api/src/ops/ops-authenticator';
 import { CONSOLE_OPERATOR, CONSOLE_VIEWER, ConsoleClient, consoleUsersEnv } from './support/ops-console';
 import { connectRedis } from './support/redis-keys';
-import { OPS, OPS_AUTH, Stack } from './support/stack';
+import { lead, OPS, OPS_AUTH, OTHER_SOURCE_KEY, Stack } from './support/stack';
 
 /**
  * The ops console over HTTP, as a browser and as an attacker reach it: sign-in and its
@@ -231,6 +231,40 @@ describe('ops console: sessions, CSRF, CSP, roles, hostile input', () => {
       const missing = await operator.post('/ops/sources/preview', { source: 'test-crm' });
       expect(missing.status).toBe(400);
       expect(missing.text).toContain('Form field &quot;payload&quot; is required.');
+    });
+  });
+
+  describe('pages of leads', () => {
+    it('lists leads newest first, 25 a page, the next page through its cursor (htmx: rows only); a forged cursor is a 400 naming it', async () => {
+      const source = 'other-crm';
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const response = await fetch(`${stack.url}/v1/leads`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': OTHER_SOURCE_KEY },
+          body: JSON.stringify(lead()),
+        });
+        expect(response.status).toBe(202);
+        ids.push(((await response.json()) as { id: string }).id);
+      }
+      const viewer = await signedIn(CONSOLE_VIEWER);
+      const first = await viewer.get(`/ops/leads?source=${source}&status=queued`);
+      expect(first.status).toBe(200);
+      const shown = (text: string) => [...text.matchAll(/<a href="\/ops\/leads\/([^"]+)">/g)].map((match) => match[1]);
+      expect(shown(first.text)).toEqual(ids.slice(5).reverse());
+      const older = /hx-get="(\/ops\/leads\?[^"]+)"/.exec(first.text)![1].replaceAll('&amp;', '&');
+      expect(new URL(older, stack.url).searchParams.get('source')).toBe(source);
+      const next = await viewer.get(older, { 'hx-request': 'true' });
+      expect(next.status).toBe(200);
+      expect(next.text).not.toContain('<html');
+      expect(shown(next.text)).toEqual(ids.slice(0, 5).reverse());
+      expect(next.text).not.toContain('Older leads');
+      const forged = await viewer.get(`/ops/leads?source=${source}&cursor=${encodeURIComponent('1700000000000:not-a-lead')}`);
+      expect(forged.status).toBe(400);
+      expect(forged.text).toContain('Query parameter &quot;cursor&quot;');
+      const audit = await viewer.get('/ops/audit?cursor=99999999999999-0x');
+      expect(audit.status).toBe(400);
+      expect(audit.text).toContain('Query parameter &quot;cursor&quot;');
     });
   });
 

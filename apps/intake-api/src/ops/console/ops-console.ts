@@ -265,15 +265,15 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     try {
       const parsed = leadSearchOf(request.query);
       form = parsed.form;
-      const page = await withRedisTimeout(deps.index.search(parsed.search));
+      const page = await withRedisTimeout(deps.index.search(parsed.search).catch(namingCursor));
       const nextUrl = page.next_cursor ? `/ops/leads?${new URLSearchParams({ ...definedOnly(parsed.form), cursor: page.next_cursor })}` : null;
       if (rowsOnly) return view.fragment(reply, 'leads-rows', { rows: page.rows, nextUrl });
       return view.page(request, reply, 'leads', { title: 'Leads', form, statuses: SEARCH_STATUSES, rows: page.rows, nextUrl, problem: null });
     } catch (error) {
-      const problem = error instanceof InvalidCursorError ? badParameter('cursor', 'is not one a previous page gave') : error;
-      if (!(problem instanceof ProblemException) || problem.getStatus() !== 400) throw problem;
-      if (rowsOnly) return view.fragment(reply.status(400), 'leads-rows', { rows: [], nextUrl: null, problem: problem.message });
-      return view.page(request, reply.status(400), 'leads', { title: 'Leads', form, statuses: SEARCH_STATUSES, rows: [], nextUrl: null, problem: problem.message });
+      // A bad field is shown where the rows go, the form kept as typed.
+      if (!(error instanceof ProblemException) || error.getStatus() !== 400) throw error;
+      if (rowsOnly) return view.fragment(reply.status(400), 'leads-rows', { rows: [], nextUrl: null, problem: error.message });
+      return view.page(request, reply.status(400), 'leads', { title: 'Leads', form, statuses: SEARCH_STATUSES, rows: [], nextUrl: null, problem: error.message });
     }
   });
 
@@ -405,13 +405,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   get('/ops/audit', async (request, reply) => {
     const rowsOnly = wantsRows(request);
     const query = auditQueryOf(request.query);
-    let page;
-    try {
-      page = await withRedisTimeout(deps.audit.list(query));
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw badParameter('cursor', 'is not one a previous page gave');
-      throw error;
-    }
+    const page = await withRedisTimeout(deps.audit.list(query).catch(namingCursor));
     const nextUrl = page.next_cursor ? `/ops/audit?${new URLSearchParams({ ...(query.lead_id ? { lead_id: query.lead_id } : {}), cursor: page.next_cursor })}` : null;
     if (rowsOnly) return view.fragment(reply, 'audit-rows', { entries: page.entries, nextUrl });
     return view.page(request, reply, 'audit', { title: 'Audit', leadId: query.lead_id ?? '', entries: page.entries, nextUrl });
@@ -423,6 +417,12 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     void reply.clearCookie(SESSION_COOKIE, { path: OPS_CONSOLE_PATH });
     return reply.status(303).header('Location', OPS_LOGIN_PATH).send();
   });
+}
+
+/** A cursor the index or the audit log did not give: the 400 naming it (withRedisTimeout passes problems through, as they are). */
+function namingCursor(error: unknown): never {
+  if (error instanceof InvalidCursorError) throw badParameter('cursor', 'is not one a previous page gave');
+  throw error;
 }
 
 /** htmx asks for table rows (the search, "Older"), except when restoring history, which needs the page. */
