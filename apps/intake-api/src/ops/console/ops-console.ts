@@ -162,6 +162,7 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
     await scope.register(fastifyCsrfProtection, { sessionPlugin: '@fastify/session', sessionKey: '_csrf', getToken: formToken });
     scope.addHook('onRequest', async (raw, reply) => {
       const request = raw as ConsoleRequest;
+      if (isDashboardPath(request)) return;
       const id = request.cookies[SESSION_COOKIE];
       const session = await deps.sessions.touch(id);
       if (!session) return signInFirst(request, reply);
@@ -170,7 +171,13 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
       request.session = { _csrf: session.csrfSecret };
     });
     scope.addHook('preHandler', (request, reply, done) => (request.method === 'POST' ? scope.csrfProtection(request, reply, done) : done()));
-    scope.setNotFoundHandler((request, reply) => view.problem(request as ConsoleRequest, reply, 404, 'There is no such console page.'));
+    scope.setNotFoundHandler((request, reply) => {
+      // A path under the dashboard that none of its routes takes is the dashboard's 404 (a problem document), not a console page.
+      if (isDashboardPath(request)) {
+        return reply.status(404).header('Content-Type', 'application/problem+json').send({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such dashboard route.' });
+      }
+      return view.problem(request as ConsoleRequest, reply, 404, 'There is no such console page.');
+    });
     registerPages(scope, deps, view, logger);
   }, { prefix: OPS_CONSOLE_PATH });
 }
@@ -188,6 +195,11 @@ function readForms(scope: FastifyInstance): void {
 }
 
 const FORM_FIELDS = 20;
+
+/** bull-board's paths (its own scope, basic auth): the console's 404 handler, whose prefix covers them, leaves them alone. */
+function isDashboardPath(request: FastifyRequest): boolean {
+  return request.url === OPS_DASHBOARD_PATH || request.url.startsWith(`${OPS_DASHBOARD_PATH}/`) || request.url.startsWith(`${OPS_DASHBOARD_PATH}?`);
+}
 
 /** The token of a form post (`_csrf`) or of an htmx request (the `x-csrf-token` header set on <body>). */
 function formToken(request: FastifyRequest): string | void {
