@@ -36,7 +36,10 @@ function timeParameter(query: Query, name: string): number | undefined {
   if (text === undefined) return undefined;
   const withTime = text.includes('T') ? text : `${text}T00:00`;
   const time = Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(withTime) ? withTime : `${withTime}Z`);
-  if (Number.isNaN(time)) throw badParameter(name, 'is not a real date-time');
+  // Date.parse rolls 2026-02-30 over into March: the day must exist as written.
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (Number.isNaN(time) || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) throw badParameter(name, 'is not a real date-time');
   return time;
 }
 
