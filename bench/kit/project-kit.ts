@@ -19,3 +19,11 @@ export { lead, typicalLead } from '../../test/support/lead-fixtures';
 export function defaultDeliveryJobOptions() {
   return deliveryJobOptions(readRetryConfig({}), readRetentionConfig({}));
 }
+
+/**
+ * The lead index's own code (Nest and BullMQ come with it), for bench/search.js only: the
+ * bundle evaluates it when this is called, so the baselines that load the kit stay light.
+ */
+export function loadSearchKit(): Promise<typeof import('./search-kit')> {
+  return import('./search-kit');
+}

@@ -118,55 +118,57 @@ export class LeadIndexLayout {
     return this.toKey(`idx:wegroup:${createHash('sha256').update(wegroupLeadId).digest('base64url').slice(0, 32)}`);
   }
 
-  /** New leads, queued: their rows and every set they belong to; each set touched is trimmed once. */
+  /**
+   * New leads, queued: their rows and every set they belong to, each set touched trimmed once.
+   * One script (ADD_QUEUED) for the whole bulk: a 500-lead bulk is one command in the
+   * intake's pipeline, not two thousand, which is what the intake's CPU would notice.
+   */
   addQueued(commands: ChainableCommander, leads: NewIndexedLead[], now: number): void {
-    const sets = new Set<string>();
+    if (leads.length === 0) return;
+    const keys = [this.all(), this.byStatus('queued')];
+    const args: Array<string | number> = [now, this.activeTtlMs, this.horizonMs];
     for (const lead of leads) {
-      // The row first: a reader never finds a member without its row (which it would take for expired).
-      commands.hset(this.meta(lead.id), {
-        status: 'queued',
-        source: lead.source,
-        received: lead.receivedAt,
-        updated: now,
-        attempts: 0,
-        ...(lead.externalRef ? { ref: lead.externalRef } : {}),
-      });
-      commands.pexpire(this.meta(lead.id), this.activeTtlMs);
-      for (const set of [this.all(), this.bySource(lead.source), this.byStatus('queued'), this.bySourceAndStatus(lead.source, 'queued')]) {
-        commands.zadd(set, lead.receivedAt, lead.id);
-        sets.add(set);
-      }
-      if (lead.externalRef) this.addRef(commands, lead.id, lead.externalRef, lead.receivedAt);
+      const ref = lead.externalRef || '';
+      // A lead without a ref names its row again where the ref's set would be (the script leaves it alone).
+      keys.push(this.meta(lead.id), this.bySource(lead.source), this.bySourceAndStatus(lead.source, 'queued'), ref ? this.byExternalRef(ref)[0] : this.meta(lead.id));
+      args.push(lead.id, lead.source, lead.receivedAt, ref);
     }
-    for (const set of sets) this.trim(commands, set, now);
+    commands.eval(ADD_QUEUED, keys.length, ...keys, ...args);
   }
 
-  /** A lead changed state: its row, and its membership of the status sets. */
+  /**
+   * A lead changed state: its row, and its membership of the status sets (out of every other
+   * one, since the previous status is not known here: a replay's write may have failed). One
+   * script (SET_STATUS), so a transition is one command in the caller's MULTI, not twenty.
+   */
   setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
-    const meta = this.meta(lead.id);
     const { status, attempts, error, wegroupLeadId } = change;
-    commands.hset(meta, {
+    const keys = [
+      this.meta(lead.id),
+      this.all(),
+      this.bySource(lead.source),
+      ...INDEXED_STATUSES.map((each) => this.byStatus(each)),
+      ...INDEXED_STATUSES.map((each) => this.bySourceAndStatus(lead.source, each)),
+      ...(wegroupLeadId ? [this.byWeGroupLeadId(wegroupLeadId)] : []),
+    ];
+    commands.eval(
+      SET_STATUS,
+      keys.length,
+      ...keys,
+      lead.id,
       status,
-      source: lead.source,
-      received: lead.receivedAt,
-      updated: now,
-      ...(attempts !== undefined ? { attempts } : {}),
-      ...(error ? { error: error.slice(0, LAST_ERROR_MAX_CHARS) } : {}),
-      ...(wegroupLeadId ? { wg: wegroupLeadId } : {}),
-    });
-    if (error === null) commands.hdel(meta, 'error');
-    commands.pexpire(meta, status === 'delivered' ? this.deliveredTtlMs : status === 'failed' ? this.failedTtlMs : this.activeTtlMs);
-    for (const other of INDEXED_STATUSES) {
-      if (other === status) continue;
-      commands.zrem(this.byStatus(other), lead.id);
-      commands.zrem(this.bySourceAndStatus(lead.source, other), lead.id);
-    }
-    // Every set again: idempotent for a lead indexed on enqueue, and complete for one that was not.
-    for (const set of [this.all(), this.bySource(lead.source), this.byStatus(status), this.bySourceAndStatus(lead.source, status)]) {
-      commands.zadd(set, lead.receivedAt, lead.id);
-      this.trim(commands, set, now);
-    }
-    if (wegroupLeadId) commands.set(this.byWeGroupLeadId(wegroupLeadId), lead.id, 'PX', this.deliveredTtlMs);
+      INDEXED_STATUSES.indexOf(status) + 1,
+      lead.source,
+      lead.receivedAt,
+      now,
+      attempts ?? '',
+      error === undefined ? 'keep' : error === null ? 'clear' : 'set',
+      error ? error.slice(0, LAST_ERROR_MAX_CHARS) : '',
+      status === 'delivered' ? this.deliveredTtlMs : status === 'failed' ? this.failedTtlMs : this.activeTtlMs,
+      this.horizonMs,
+      wegroupLeadId ?? '',
+      this.deliveredTtlMs,
+    );
   }
 
   /** A native lead was mapped: its external ref is the mapped lead's (the previous one, if another, is dropped). */
@@ -209,12 +211,69 @@ export class LeadIndexLayout {
     commands.zadd(current, receivedAt, id);
     commands.pexpire(current, this.activeTtlMs);
   }
-
-  /** Members received before the horizon go; a set nobody writes for that long goes whole. */
-  private trim(commands: ChainableCommander, set: string, now: number): void {
-    commands.zremrangebyscore(set, '-inf', `(${now - this.horizonMs}`);
-    commands.pexpire(set, this.horizonMs);
-  }
 }
+
+/**
+ * LeadIndexLayout.addQueued. KEYS: all, the queued set, then per lead: row, source set,
+ * source+queued set, ref set (or the row again: no ref). ARGV: now, row TTL, horizon, then per
+ * lead: id, source, received, ref ('' none). The row first: a reader never finds a member
+ * without its row (which it would take for expired).
+ */
+const ADD_QUEUED = `
+local now, ttl, horizon = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local touched = {}
+for i = 0, (#KEYS - 2) / 4 - 1 do
+  local k, a = 3 + 4 * i, 4 + 4 * i
+  local id, source, received, ref = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  if ref ~= '' then
+    redis.call('HSET', KEYS[k], 'status', 'queued', 'source', source, 'received', received, 'updated', now, 'attempts', 0, 'ref', ref)
+    redis.call('ZADD', KEYS[k + 3], received, id)
+    redis.call('PEXPIRE', KEYS[k + 3], ttl)
+  else
+    redis.call('HSET', KEYS[k], 'status', 'queued', 'source', source, 'received', received, 'updated', now, 'attempts', 0)
+  end
+  redis.call('PEXPIRE', KEYS[k], ttl)
+  for _, set in ipairs({ KEYS[1], KEYS[2], KEYS[k + 1], KEYS[k + 2] }) do
+    redis.call('ZADD', set, received, id)
+    touched[set] = true
+  end
+end
+local floor = '(' .. (tonumber(now) - horizon)
+for set in pairs(touched) do
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+  redis.call('PEXPIRE', set, horizon)
+end
+return 1`;
+
+/**
+ * LeadIndexLayout.setStatus. KEYS: row, all, source, the 5 status sets, the 5 source+status
+ * sets (INDEXED_STATUSES order) [, WeGroup id key]. ARGV: id, status, its position (1..5),
+ * source, received, now, attempts ('' keeps), error mode (keep, clear, set), error, row TTL,
+ * horizon, WeGroup lead id ('' none), its TTL. Every set the lead is in again (idempotent for
+ * a lead indexed on enqueue, complete for one that was not), trimmed by the horizon.
+ */
+const SET_STATUS = `
+local id, at = ARGV[1], tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'source', ARGV[4], 'received', ARGV[5], 'updated', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[7]) end
+if ARGV[8] == 'set' then redis.call('HSET', KEYS[1], 'error', ARGV[9]) elseif ARGV[8] == 'clear' then redis.call('HDEL', KEYS[1], 'error') end
+if ARGV[12] ~= '' then
+  redis.call('HSET', KEYS[1], 'wg', ARGV[12])
+  redis.call('SET', KEYS[14], id, 'PX', ARGV[13])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
+for i = 1, 5 do
+  if i ~= at then
+    redis.call('ZREM', KEYS[3 + i], id)
+    redis.call('ZREM', KEYS[8 + i], id)
+  end
+end
+local floor = '(' .. (tonumber(ARGV[6]) - tonumber(ARGV[11]))
+for _, set in ipairs({ KEYS[2], KEYS[3], KEYS[3 + at], KEYS[8 + at] }) do
+  redis.call('ZADD', set, ARGV[5], id)
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+  redis.call('PEXPIRE', set, ARGV[11])
+end
+return 1`;
 
 const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
