@@ -82,9 +82,6 @@ interface ConsoleRequest extends OpsRequest {
   body: unknown;
 }
 
-/** Routes reachable without a session: the login form and the files it loads. */
-const PUBLIC = { public: true };
-
 /**
  * The ops console: server-rendered pages (Eta, escaping every value) under /ops, enhanced
  * with htmx, for the person on call. Mounted as two Fastify scopes beside bull-board's:
@@ -132,7 +129,7 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
       cookieOpts: { path: OPS_LOGIN_PATH, sameSite: 'strict', httpOnly: true, secure },
       getToken: formToken,
     });
-    scope.get(`${CONSOLE_ASSETS_PATH}/:version/:name`, { config: PUBLIC }, async (request, reply) => {
+    scope.get(`${CONSOLE_ASSETS_PATH}/:version/:name`, async (request, reply) => {
       const asset: ConsoleAsset | undefined = byUrl.get(request.url.split('?')[0]);
       if (!asset) throw new ProblemException(HttpStatus.NOT_FOUND, 'No such console file.');
       return reply.header('Content-Type', asset.type).header('Cache-Control', ASSET_CACHE).send(asset.body);
@@ -231,7 +228,7 @@ async function section<T>(logger: Logger, name: string, read: () => Promise<T>):
   try {
     return await read();
   } catch (error) {
-    logger.warn(`Console overview: ${name} unavailable: ${(error as Error).message}`);
+    logger.warn(`Console: ${name} unavailable: ${(error as Error).message}`);
     return null;
   }
 }
@@ -289,7 +286,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     }
   });
 
-  const leadPage = async (request: ConsoleRequest, reply: FastifyReply, personal: boolean, notice: string | null = null) => {
+  const leadPage = async (request: ConsoleRequest, reply: FastifyReply, personal: boolean) => {
     const id = leadIdOf(request);
     const lead = await deps.statuses.find(id, undefined, { personalData: personal });
     if (!lead) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id}".`);
@@ -305,7 +302,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     const note = <T>(text: T): T => (hidden && text === HIDDEN_FOR_VIEWER ? (hidden as T) : text);
     const shown = { ...lead, last_error: note(lead.last_error), wegroup: lead.wegroup && { ...lead.wegroup, body: note(lead.wegroup.body) } };
     const timeline = timelineOf(lead).map((entry) => ({ ...entry, detail: note(entry.detail) }));
-    return view.page(request, reply, 'lead', { title: `Lead ${id}`, lead: shown, row, timeline, personal, data, notice });
+    return view.page(request, reply, 'lead', { title: `Lead ${id}`, lead: shown, row, timeline, personal, data });
   };
 
   get('/ops/leads/:id', (request, reply) => leadPage(request, reply, false));
@@ -313,7 +310,9 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   post('/ops/leads/:id/personal-data', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const id = leadIdOf(request);
-    await auditAction(deps.audit, logger, { user: userOf(request).name, action: 'personal_data_viewed', lead_id: id });
+    if (!(await withRedisTimeout(deps.leads.findData(id)))) throw new ProblemException(HttpStatus.NOT_FOUND, `No lead with id "${id}".`);
+    // Fails closed: personal data that could not be written to the audit log is not shown (503).
+    await withRedisTimeout(deps.audit.record({ user: userOf(request).name, action: 'personal_data_viewed', lead_id: id }));
     return leadPage(request, reply, true);
   });
 
