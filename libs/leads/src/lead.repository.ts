@@ -355,6 +355,13 @@ export class LeadRepository {
     return { matched: matches.length, retried };
   }
 
+  /** Re-queues these failed leads (a failure group the index found), each as `retry` does; how many went. */
+  async retryLeads(ids: string[], by: string): Promise<number> {
+    let retried = 0;
+    for (const id of ids) if ((await this.retry(id, by)) === 'retried') retried++;
+    return retried;
+  }
+
   /**
    * An erasure request: a lead still queued is cancelled and removed whole; a finished one
    * loses its personal data and keeps its metadata; one being delivered is left alone.

@@ -1,6 +1,6 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Keyring } from '@app/config';
-import { dataKeyringConfig, DeliverLeadJobData, LeadRepository, openLead } from '@app/leads';
+import { dataKeyringConfig, DeliverLeadJobData, LeadIndex, LeadRepository, openLead } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { externalRefOf, LeadEventEmitter, LeadEventStore } from '@app/events';
 import { ProblemException } from '../common/problem';
@@ -25,6 +25,7 @@ export class LeadOpsService {
     private readonly events: LeadEventStore,
     private readonly emitter: LeadEventEmitter,
     private readonly audit: OpsAudit,
+    private readonly index: LeadIndex,
   ) {}
 
   /** Re-queues one failed event with a fresh schedule (the same id: receivers deduplicate). */
@@ -89,6 +90,19 @@ export class LeadOpsService {
     // The reason filter is text ops typed (it could quote anything): only whether there was one.
     await this.audited({ user: by, action: 'leads_bulk_retried', detail: { matched, retried, by_reason: filter.reason !== undefined, ...(via ? { via } : {}) } });
     return { matched, retried };
+  }
+
+  /**
+   * Re-queues the failed leads of one failure group (the exact reason text the index groups
+   * by, LeadIndex.failureGroups), at most `limit`: the console's bulk retry, after showing the
+   * group's count. The reason is not audited (it is WeGroup's summary, but ops chose it): the counts are.
+   */
+  async retryFailureGroup(reason: string, limit: number, by: string): Promise<BulkRetryResultDto> {
+    const ids = await withRedisTimeout(this.index.failedWithReason(reason, limit));
+    const retried = await this.leads.retryLeads(ids, by);
+    this.logger.log(`Failure group retry by ${by}: ${retried} of ${ids.length} failed leads re-queued`);
+    await this.audited({ user: by, action: 'leads_bulk_retried', detail: { matched: ids.length, retried, failure_group: true } });
+    return { matched: ids.length, retried };
   }
 
   private audited(entry: OpsAuditInput): Promise<void> {
