@@ -1,5 +1,6 @@
 import { LeadIndex, LeadIndexRow, LeadStats } from '@app/leads';
 import { hashOpsPassword } from '../apps/intake-api/src/ops/ops-password';
+import { LeadOpsService } from '../apps/intake-api/src/ops/lead-ops.service';
 import { OpsAudit, OpsAuditEntry } from '../apps/intake-api/src/ops/ops-audit';
 import { distributionId, lead, SandboxControl, Stack, StartedSandbox, startStackWithSandbox, stopStackWithSandbox } from './support/stack';
 import { waitFor } from './support/wait';
@@ -94,6 +95,22 @@ describe('lead index, counters and audit through the pipeline', () => {
     await stack.startWorker();
     await stack.waitForStatus(id, ['delivered']);
     await waitForRow(id, 'delivered');
+  });
+
+  it("a failure group's retry re-queues exactly its leads, audited with the counts", async () => {
+    const did = distributionId();
+    await control.fault({ status: 409, count: 2, distribution_id: did, body: { detail: 'duplicate prospect' } });
+    const ids = [await post(lead({ distribution_id: did })), await post(lead({ distribution_id: did }))];
+    for (const id of ids) await stack.waitForStatus(id, ['failed']);
+    const rows = await Promise.all(ids.map((id) => waitForRow(id, 'failed')));
+    const group = (await index.failureGroups(100)).find((g) => g.reason === rows[0].last_error);
+    expect(group?.count).toBe(2);
+
+    const result = await stack.intake.get(LeadOpsService).retryFailureGroup(group!.reason, 100, OPERATOR.name);
+    expect(result).toEqual({ matched: 2, retried: 2 });
+    for (const id of ids) await stack.waitForStatus(id, ['delivered']);
+    const [entry] = (await audit.list({ limit: 1 })).entries;
+    expect(entry).toMatchObject({ user: OPERATOR.name, action: 'leads_bulk_retried', detail: { matched: 2, retried: 2, failure_group: true } });
   });
 
   it('erasure: no longer found by its external ref or WeGroup lead id, the row marked erased; audited without personal data', async () => {

@@ -144,9 +144,22 @@ describe('LeadIndex (real Redis)', () => {
       [`mapping ${source}`, 1],
     ]);
     expect((await ours())[0].newest_failed_at).toEqual(expect.any(String));
+    // A group's leads, exactly (a reason that is a prefix of another is not that other one).
+    expect(new Set(await index.failedWithReason(`timeout ${source}`, 100))).toEqual(new Set(failed.slice(0, 3).map((data) => data.lead_id)));
+    expect(await index.failedWithReason(`timeout ${source}`, 2)).toHaveLength(2);
+    expect(await index.failedWithReason('timeout', 100)).toEqual([]);
     await leads.recordOutcome(failed[3], { status: 'retrying', attempts: 1, reason: 'again' });
     expect((await ours()).map(({ count }) => count)).toEqual([3, 1, 1]);
     expect(await index.failureGroups(1)).toHaveLength(1);
+  });
+
+  it('knows when the oldest lead still on its way was received', async () => {
+    const oldest = newLead({ received_at: new Date(Date.now() - 3_600_000).toISOString() });
+    const done = newLead({ received_at: new Date(Date.now() - 7_200_000).toISOString() });
+    await leads.enqueueMany([{ data: oldest }, { data: done }]);
+    await leads.recordOutcome(oldest, { status: 'retrying', attempts: 1, reason: 'WeGroup answered 503' });
+    await leads.recordOutcome(done, { status: 'delivered', attempts: 1, wegroupLeadId: null });
+    expect(await index.oldestWaiting()).toBe(oldest.received_at);
   });
 
   it('a hold makes a lead waiting_reauth', async () => {

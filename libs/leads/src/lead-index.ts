@@ -164,6 +164,37 @@ export class LeadIndex {
     return [...groups.values()].sort((a, b) => b.count - a.count || b.newest_failed_at.localeCompare(a.newest_failed_at)).slice(0, Math.max(0, limit));
   }
 
+  /**
+   * The ids of failed leads whose last error is exactly `reason` (a failure group), newest
+   * received first, at most `limit`; over the same newest FAILURE_GROUPS_SCAN failed leads as
+   * failureGroups, so a group's retry takes the leads its count was made of.
+   */
+  async failedWithReason(reason: string, limit: number): Promise<string[]> {
+    const redis = await this.redis();
+    const ids = await redis.zrevrange(this.layout.byStatus('failed'), 0, FAILURE_GROUPS_SCAN - 1);
+    const rows = await this.rows(ids);
+    return rows
+      .filter((row): row is Row => row?.status === 'failed' && (row.last_error ?? '(no reason recorded)') === reason)
+      .slice(0, Math.max(0, limit))
+      .map((row) => row.id);
+  }
+
+  /**
+   * When the oldest lead still on its way (queued, retrying or waiting for a sign-in) was
+   * received, or null when none is: the Overview's "oldest waiting lead". A few members of
+   * each set are read, in case the oldest has just moved on.
+   */
+  async oldestWaiting(): Promise<string | null> {
+    const redis = await this.redis();
+    const pipeline = redis.pipeline();
+    const waiting = ['queued', 'retrying', 'waiting_reauth'] as const;
+    for (const status of waiting) pipeline.zrange(this.layout.byStatus(status), '0', '9');
+    const answers = (await pipeline.exec()) ?? [];
+    const candidates = answers.flatMap(([error, ids]) => (error ? [] : (ids as string[])));
+    const rows = (await this.rows(candidates)).filter((row): row is Row => row !== null && (waiting as readonly string[]).includes(row.status));
+    return rows.reduce<string | null>((oldest, row) => (oldest === null || row.received_at < oldest ? row.received_at : oldest), null);
+  }
+
   /** The rows of these leads, in order (null where there is none), in one round trip. */
   async rows(ids: string[]): Promise<Array<Row | null>> {
     if (ids.length === 0) return [];

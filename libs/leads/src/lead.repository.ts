@@ -317,15 +317,6 @@ export class LeadRepository {
   }
 
   /** How long every delivery is still paused (a 429 or an open circuit), 0 if none. */
-  /**
-   * When the lead waiting longest for its first pick-up was stored (ms since the epoch), or null
-   * when none waits: the head of the wait list, one read whatever its length.
-   */
-  async oldestWaitingAt(): Promise<number | null> {
-    const [oldest] = await this.queue.getJobs(['waiting'], 0, 0, true);
-    return oldest?.timestamp ?? null;
-  }
-
   async pausedForMs(): Promise<number> {
     return Math.max(0, await this.queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER));
   }
@@ -348,22 +339,11 @@ export class LeadRepository {
 
   /** Re-queues the failed leads the filter matches, newest first, at most `limit`; how many matched and how many went. */
   async retryFailed(filter: FailedLeadFilter, by: string, guard: ReadGuard = (read) => read): Promise<{ matched: number; retried: number }> {
-    // Collect first: retrying moves jobs out of the failed set and would shift the pages.
-    const matches = await this.failedMatching(filter, guard);
-    const retried = await replayAll(matches, (job) => this.replay(job, by), this.logger, 'Lead');
-    return { matched: matches.length, retried };
-  }
-
-  /** How many failed leads retryFailed would take with this filter now: the preview of a bulk retry. */
-  async countFailed(filter: FailedLeadFilter, guard: ReadGuard = (read) => read): Promise<number> {
-    return (await this.failedMatching(filter, guard)).length;
-  }
-
-  private async failedMatching(filter: FailedLeadFilter, guard: ReadGuard): Promise<LeadJob[]> {
     const reason = filter.reason?.toLowerCase();
     const after = filter.failedAfter ?? -Infinity;
     const before = filter.failedBefore ?? Infinity;
     const matches: LeadJob[] = [];
+    // Collect first: retrying moves jobs out of the failed set and would shift the pages.
     for await (const job of this.jobsIn('failed', false, guard)) {
       if (matches.length >= filter.limit) break;
       const failedAt = job.finishedOn ?? 0;
@@ -371,7 +351,15 @@ export class LeadRepository {
       if (reason && !(await this.failureText(job)).toLowerCase().includes(reason)) continue;
       matches.push(job);
     }
-    return matches;
+    const retried = await replayAll(matches, (job) => this.replay(job, by), this.logger, 'Lead');
+    return { matched: matches.length, retried };
+  }
+
+  /** Re-queues these failed leads (a failure group the index found), each as `retry` does; how many went. */
+  async retryLeads(ids: string[], by: string): Promise<number> {
+    let retried = 0;
+    for (const id of ids) if ((await this.retry(id, by)) === 'retried') retried++;
+    return retried;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Keyring } from '@app/config';
-import { dataKeyringConfig, DeliverLeadJobData, LeadRepository, openLead } from '@app/leads';
+import { dataKeyringConfig, DeliverLeadJobData, LeadIndex, LeadRepository, openLead } from '@app/leads';
 import { CircuitBreaker } from '@app/queue';
 import { externalRefOf, LeadEventEmitter, LeadEventStore } from '@app/events';
 import { ProblemException } from '../common/problem';
@@ -25,6 +25,7 @@ export class LeadOpsService {
     private readonly events: LeadEventStore,
     private readonly emitter: LeadEventEmitter,
     private readonly audit: OpsAudit,
+    private readonly index: LeadIndex,
   ) {}
 
   /** Re-queues one failed event with a fresh schedule (the same id: receivers deduplicate). */
@@ -91,17 +92,17 @@ export class LeadOpsService {
     return { matched, retried };
   }
 
-  /** How many failed leads retryMany would re-queue with this filter now (re-queues nothing). */
-  async previewRetryMany(filter: BulkRetryDto): Promise<number> {
-    return this.leads.countFailed(
-      {
-        reason: filter.reason,
-        failedAfter: filter.failed_after ? Date.parse(filter.failed_after) : undefined,
-        failedBefore: filter.failed_before ? Date.parse(filter.failed_before) : undefined,
-        limit: filter.limit ?? 1000,
-      },
-      (read) => withRedisTimeout(read),
-    );
+  /**
+   * Re-queues the failed leads of one failure group (the exact reason text the index groups
+   * by, LeadIndex.failureGroups), at most `limit`: the console's bulk retry, after showing the
+   * group's count. The reason is not audited (it is WeGroup's summary, but ops chose it): the counts are.
+   */
+  async retryFailureGroup(reason: string, limit: number, by: string): Promise<BulkRetryResultDto> {
+    const ids = await withRedisTimeout(this.index.failedWithReason(reason, limit));
+    const retried = await this.leads.retryLeads(ids, by);
+    this.logger.log(`Failure group retry by ${by}: ${retried} of ${ids.length} failed leads re-queued`);
+    await this.audited({ user: by, action: 'leads_bulk_retried', detail: { matched: ids.length, retried, failure_group: true } });
+    return { matched: ids.length, retried };
   }
 
   private audited(entry: OpsAuditInput): Promise<void> {

@@ -252,7 +252,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
     const [windows, state, oldest, connections] = await Promise.all([
       section(logger, 'counters', () => withRedisTimeout(Promise.all(STATS_WINDOWS.map((name) => deps.stats.window(name))))),
       section(logger, 'delivery state', () => deps.ops.deliveryState()),
-      section(logger, 'oldest waiting lead', async () => ({ at: await withRedisTimeout(deps.leads.oldestWaitingAt()) })),
+      section(logger, 'oldest waiting lead', async () => ({ at: await withRedisTimeout(deps.index.oldestWaiting()) })),
       section(logger, 'SSO connections', () => deps.connections.list()),
     ]);
     const shown: StatsWindowView | undefined = windows?.find((entry) => entry.window === window);
@@ -263,7 +263,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
       chart: shown ? chartData(shown) : null,
       state,
       // null: not known right now; { ageMs: null }: nothing waits.
-      oldest: oldest && { ageMs: oldest.at === null ? null : Date.now() - oldest.at },
+      oldest: oldest && { ageMs: oldest.at === null ? null : Date.now() - Date.parse(oldest.at) },
       reauth: connections?.filter((connection) => connection.status === 'needs_reauth') ?? null,
     });
   });
@@ -347,14 +347,15 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
   post('/ops/failed/preview', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const reason = formField(request.body, 'reason', 500)!;
-    const count = await deps.ops.previewRetryMany({ reason, limit: BULK_RETRY_LIMIT });
+    // The leads the group's retry would take: the same index read, so the preview is what the confirmation does.
+    const count = (await withRedisTimeout(deps.index.failedWithReason(reason, BULK_RETRY_LIMIT))).length;
     return view.page(request, reply, 'failed-preview', { title: 'Retry failed leads', reason, count, limit: BULK_RETRY_LIMIT, result: null });
   });
 
   post('/ops/failed/retry', async (request, reply) => {
     requireOpsRole(userOf(request), 'operator');
     const reason = formField(request.body, 'reason', 500)!;
-    const result = await deps.ops.retryMany({ reason, limit: BULK_RETRY_LIMIT }, userOf(request).name, CONSOLE_VIA);
+    const result = await deps.ops.retryFailureGroup(reason, BULK_RETRY_LIMIT, userOf(request).name);
     return view.page(request, reply, 'failed-preview', { title: 'Failed leads re-queued', reason, count: result.matched, limit: BULK_RETRY_LIMIT, result });
   });
 
