@@ -96,6 +96,27 @@ describe('ops console: sessions, CSRF, CSP, roles, hostile input', () => {
       }
     });
 
+    it('follows the configuration, not the session: a user no longer configured is signed out, a changed role applies at once', async () => {
+      // Sessions outlive a restart (Redis): as the next boot would find those of a removed user, and of a viewer who was an operator.
+      const browser = await signedIn(CONSOLE_VIEWER);
+      const id = browser.cookies.get('ops_session')!;
+      const keyOf = (sessionId: string) => `${keyPrefix(stack.queuePrefix)}:ops:session:${createHash('sha256').update(sessionId).digest('base64url')}`;
+      const redis = connectRedis(stack.env);
+      try {
+        const stored = JSON.parse((await redis.get(keyOf(id)))!) as Record<string, unknown>;
+        await redis.set(keyOf(id), JSON.stringify({ ...stored, role: 'operator' }), 'PX', 60_000);
+        const page = await browser.get('/ops/sources');
+        expect(page.text).toContain(`${CONSOLE_VIEWER.name} (viewer)`);
+        expect((await browser.post('/ops/sources/preview', { source: 'x', payload: '{}' })).status).toBe(403);
+
+        await redis.set(keyOf(id), JSON.stringify({ ...stored, name: 'removed-user', role: 'operator' }), 'PX', 60_000);
+        expect((await browser.get('/ops/sources')).headers.get('location')).toBe('/ops/login');
+        expect(await redis.exists(keyOf(id))).toBe(0);
+      } finally {
+        redis.disconnect();
+      }
+    });
+
     it('OPS_USERNAME / OPS_PASSWORD signs in as an operator', async () => {
       const browser = await signedIn({ name: OPS.username, password: OPS.password });
       expect((await browser.get('/ops/sources')).text).toContain(`${OPS.username} (operator)`);

@@ -90,6 +90,11 @@ export class OpsAuthenticator {
     return null;
   }
 
+  /** The ops user of this name as configured now (role included), or null when there is none: see OpsUserDirectory.current. */
+  current(name: string): OpsUser | null {
+    return this.users.current(name);
+  }
+
   private async redis<T>(promise: Promise<T>): Promise<T> {
     try {
       return await promise;

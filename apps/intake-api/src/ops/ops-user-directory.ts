@@ -34,6 +34,16 @@ export class OpsUserDirectory {
     this.nobody = hashOpsPasswordSync(randomBytes(32).toString('base64'));
   }
 
+  /**
+   * The user of this name as configured now, or null once the name is no longer configured.
+   * A console session holds the name it signed in with: it is checked against this on every
+   * request, so taking a user out of OPS_USERS (or changing the role) takes effect at the next
+   * boot for sessions already open, not only for new sign-ins.
+   */
+  current(name: string): OpsUser | null {
+    return this.users.get(name)?.user ?? null;
+  }
+
   /** The user these credentials are, or null. */
   async check(name: string, password: string): Promise<OpsUser | null> {
     const memoKey = createHmac('sha256', this.memoKey).update(name).update('\0').update(password).digest('base64');

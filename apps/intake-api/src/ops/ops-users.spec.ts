@@ -98,6 +98,16 @@ describe('OpsUserDirectory: who a name and password are', () => {
     now += OPS_SIGN_IN_MEMO_MS + 1;
     expect((await timed('alan', 'alan-password')).user).toEqual({ name: 'alan', role: 'operator' });
   });
+
+  it('names the user as configured now, so a console session of a removed or re-roled user follows the configuration', () => {
+    const before = new OpsUserDirectory(users);
+    expect(before.current('grace')).toEqual({ name: 'grace', role: 'viewer' });
+    // The next boot: grace is gone, alan is a viewer now.
+    const after = new OpsUserDirectory(readOpsUsers({ OPS_USERS: `alan:${ALAN}:viewer` }));
+    expect(after.current('grace')).toBeNull();
+    expect(after.current('alan')).toEqual({ name: 'alan', role: 'viewer' });
+    expect(after.current('')).toBeNull();
+  });
 });
 
 describe('a lead as an ops viewer reads it', () => {

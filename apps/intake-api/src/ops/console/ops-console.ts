@@ -163,8 +163,14 @@ export async function mountOpsConsole(fastify: FastifyInstance, deps: OpsConsole
       const id = request.cookies[SESSION_COOKIE];
       const session = await deps.sessions.touch(id);
       if (!session) return signInFirst(request, reply);
-      request.opsSession = { ...session, id: id! };
-      request.opsUser = session.user;
+      // The session names a user; the user as configured now decides (removed: signed out, role changed: the new role).
+      const user = deps.authenticator.current(session.user.name);
+      if (!user) {
+        await deps.sessions.destroy(id);
+        return signInFirst(request, reply);
+      }
+      request.opsSession = { ...session, user, id: id! };
+      request.opsUser = user;
       request.session = { _csrf: session.csrfSecret };
     });
     scope.addHook('preHandler', (request, reply, done) => (request.method === 'POST' ? scope.csrfProtection(request, reply, done) : done()));
