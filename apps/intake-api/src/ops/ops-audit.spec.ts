@@ -45,7 +45,7 @@ describe('OpsAudit (real Redis)', () => {
   });
 
   it('refuses a cursor it did not give', async () => {
-    for (const cursor of ['', 'abc', '1-2-3', '99999999999999999-0']) await expect(audit.list({ limit: 5, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+    for (const cursor of ['', 'abc', '1-2-3', '99999999999999999-0', '0-0', '00-000']) await expect(audit.list({ limit: 5, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
   });
 
   it('keeps a year: each entry trims what is older', async () => {

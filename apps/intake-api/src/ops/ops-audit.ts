@@ -83,7 +83,8 @@ export class OpsAudit {
   /** Newest first; `cursor` from the previous page. Throws InvalidCursorError for a cursor this log did not give. */
   async list(query: { cursor?: string; limit: number; lead_id?: string }): Promise<{ entries: OpsAuditEntry[]; next_cursor: string | null }> {
     const limit = Math.min(MAX_AUDIT_PAGE, Math.max(1, Math.floor(query.limit) || 1));
-    if (query.cursor !== undefined && !STREAM_ID.test(query.cursor)) throw new InvalidCursorError();
+    // 0-0 is no entry's id (Redis starts at 0-1), and XREVRANGE refuses "(0-0" as an interval end: refused here, not as a Redis error.
+    if (query.cursor !== undefined && (!STREAM_ID.test(query.cursor) || /^0+-0+$/.test(query.cursor))) throw new InvalidCursorError();
     const redis = await this.redis();
     const stream = this.queue.toKey('ops-audit');
     let entries: OpsAuditEntry[];
