@@ -96,6 +96,7 @@ function printBanner(env, defaults) {
     '',
     `  Swagger UI    ${base}/docs`,
     // Never a secret here, demo or not: the README's "Try it" has the demo values.
+    `  Ops console   ${base}/ops  (sign in as an ops user: OPS_USERS, or OPS_USERNAME / OPS_PASSWORD)`,
     `  Ops dashboard ${base}/ops/queues  (OPS_USERNAME / OPS_PASSWORD` + (defaults.OPS_PASSWORD ? ': the demo password, see README' : '') + ')',
     `  API keys      header X-API-Key, from INTAKE_API_KEYS` + (defaults.INTAKE_API_KEYS ? ` (the demo key of source ${DEMO.source}, see README)` : ''),
     `  WeGroup       ${env.WEGROUP_ENV.trim()}` + (env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL ? ` at ${(env.WEGROUP_API_URL || env.WEGROUP_SANDBOX_URL).trim()}` : ''),
