@@ -154,6 +154,8 @@ describe('ops console at /ops (browser)', () => {
     expect(await operator.locator('main').innerText()).not.toContain(PROSPECT.first_name);
     await operator.getByRole('button', { name: 'Show personal data' }).click();
     await operator.locator('pre.personal').getByText(PROSPECT.first_name).waitFor();
+    // Shown in place: the address stays the lead's page, so a reload shows it hidden again and audits nothing.
+    expect(new URL(operator.url()).pathname).not.toContain('/personal-data');
     await screenshot(operator, 'console-6-personal-data', operator.locator('main'));
   });
 

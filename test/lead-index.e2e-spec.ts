@@ -131,4 +131,19 @@ describe('lead index, counters and audit through the pipeline', () => {
     const text = JSON.stringify(entries);
     for (const personal of ['Erasmus', 'erasmus@example.com', ref]) expect(text).not.toContain(personal);
   });
+
+  it('an erased failed lead is no retry candidate: 409 naming why, and out of its failure group', async () => {
+    const did = distributionId();
+    await control.fault({ status: 422, count: 1, distribution_id: did, body: { detail: 'erase me' } });
+    const id = await post(lead({ distribution_id: did }));
+    await stack.waitForStatus(id, ['failed']);
+    const failed = await waitForRow(id, 'failed');
+    expect((await ops('DELETE', `/v1/leads/${id}`)).status).toBe(200);
+
+    const retry = await ops('POST', `/v1/leads/${id}/retry`);
+    expect(retry.status).toBe(409);
+    expect(((await retry.json()) as { detail: string }).detail).toBe(`Lead ${id} cannot be retried: its personal data was erased, so there is nothing left to deliver.`);
+    expect(await index.failedWithReason(failed.last_error!, 100)).not.toContain(id);
+    expect((await stack.lead(id)).status).toBe('failed');
+  });
 });

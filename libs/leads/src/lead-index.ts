@@ -154,7 +154,8 @@ export class LeadIndex {
     const ids = await redis.zrevrange(this.layout.byStatus('failed'), 0, FAILURE_GROUPS_SCAN - 1);
     const groups = new Map<string, FailureGroup>();
     for (const row of await this.rows(ids)) {
-      if (row?.status !== 'failed') continue;
+      // An erased lead has nothing left to deliver: it is no retry candidate.
+      if (row?.status !== 'failed' || row.erased) continue;
       const reason = row.last_error ?? '(no reason recorded)';
       const group = groups.get(reason) ?? { reason, count: 0, newest_failed_at: row.updated_at };
       group.count++;
@@ -174,7 +175,7 @@ export class LeadIndex {
     const ids = await redis.zrevrange(this.layout.byStatus('failed'), 0, FAILURE_GROUPS_SCAN - 1);
     const rows = await this.rows(ids);
     return rows
-      .filter((row): row is Row => row?.status === 'failed' && (row.last_error ?? '(no reason recorded)') === reason)
+      .filter((row): row is Row => row?.status === 'failed' && !row.erased && (row.last_error ?? '(no reason recorded)') === reason)
       .slice(0, Math.max(0, limit))
       .map((row) => row.id);
   }

@@ -98,7 +98,8 @@ export interface FailedLeadFilter {
   limit: number;
 }
 
-export type RetryOutcome = 'retried' | 'not_found' | 'delivered' | 'not_finished' | 'requeued_meanwhile';
+/** `erased`: failed, but its personal data is gone, so a new attempt could only fail again. */
+export type RetryOutcome = 'retried' | 'not_found' | 'delivered' | 'not_finished' | 'requeued_meanwhile' | 'erased';
 
 export type EraseOutcome =
   | { outcome: 'not_found' }
@@ -327,6 +328,7 @@ export class LeadRepository {
     if (!job) return 'not_found';
     const state = await job.getState();
     if (state !== 'failed') return state === 'completed' ? 'delivered' : 'not_finished';
+    if (job.data && isErased(job.data)) return 'erased';
     try {
       await this.replay(job, by);
     } catch (error) {
@@ -348,6 +350,7 @@ export class LeadRepository {
       if (matches.length >= filter.limit) break;
       const failedAt = job.finishedOn ?? 0;
       if (failedAt < after || failedAt >= before) continue;
+      if (job.data && isErased(job.data)) continue;
       if (reason && !(await this.failureText(job)).toLowerCase().includes(reason)) continue;
       matches.push(job);
     }

@@ -27,10 +27,13 @@ export class ProblemException extends HttpException {
   }
 }
 
+/** What a 503 for Redis says unless told otherwise: the words of the lead routes. */
+export const REDIS_UNAVAILABLE_DETAIL = 'The lead queue (Redis) is unreachable, so the lead was not accepted. Retry later.';
+
 export class RedisUnavailableException extends ProblemException {
   static readonly RETRY_AFTER_SECONDS = 5;
 
-  constructor(detail = 'The lead queue (Redis) is unreachable, so the lead was not accepted. Retry later.') {
+  constructor(detail = REDIS_UNAVAILABLE_DETAIL) {
     super(
       HttpStatus.SERVICE_UNAVAILABLE,
       detail,

@@ -69,6 +69,8 @@ export class LeadOpsService {
         throw notFound(id);
       case 'requeued_meanwhile':
         throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} was already re-queued.`);
+      case 'erased':
+        throw new ProblemException(HttpStatus.CONFLICT, `Lead ${id} cannot be retried: its personal data was erased, so there is nothing left to deliver.`);
       default:
         throw new ProblemException(HttpStatus.CONFLICT, `Only failed leads can be retried; lead ${id} is ${outcome === 'delivered' ? 'delivered' : 'still in the queue'}.`);
     }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse as parseQueryString } from 'node:querystring';
 import { Keyring } from '@app/config';
 import { InvalidCursorError, LeadIndex, LeadRepository, LeadStats, LeadStatusDto, openLead, STATS_WINDOWS, StatsWindow, StatsWindowView } from '@app/leads';
-import { ProblemException } from '../../common/problem';
+import { ProblemException, REDIS_UNAVAILABLE_DETAIL, RedisUnavailableException } from '../../common/problem';
 import { withRedisTimeout } from '../../common/redis-timeout';
 import { SsoConnectionsService } from '../../connections/sso-connections.service';
 import { LeadStatusService } from '../../leads/lead-status.service';
@@ -222,6 +222,10 @@ function signInFirst(request: FastifyRequest, reply: FastifyReply): FastifyReply
 function describeError(error: Error & { statusCode?: number; code?: string }): { status: number; message: string } {
   if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
     return { status: 403, message: 'The form’s CSRF token is missing or wrong (the page may be older than your sign-in). Reload the page and try again.' };
+  }
+  // The intake's own words ("…the lead was not accepted") are about posting a lead, not a console page.
+  if (error instanceof RedisUnavailableException && error.message === REDIS_UNAVAILABLE_DETAIL) {
+    return { status: 503, message: 'Redis (where leads, sessions and the audit log are kept) did not answer in time. Retry shortly.' };
   }
   if (error instanceof HttpException) return { status: error.getStatus(), message: error.message };
   const status = error.statusCode ?? 500;
