@@ -135,6 +135,15 @@ function cell(value, unit) {
   return { value: typeof value === 'number' ? value : null, unit };
 }
 
+/**
+ * CPU time per request or lead of the measured process next to the baseline's (ratio: how
+ * many times the baseline's). Informational: other processes on the machine slow a run's
+ * rates but barely change these, so they show what a change saved on a busy machine.
+ */
+function cpuRow(metric, real, base, key = 'cpu_ms_per_request') {
+  return { metric, measured: cell(real?.[key], 'ms'), baseline: cell(base?.[key], 'ms'), ratio: ratio(real?.[key], base?.[key]), target: '', pass: null };
+}
+
 /** A starter's children are stopped (and their memory recorded) however `body` ends. */
 async function withChildren(ctx, phase, start, body) {
   const children = [];
@@ -203,7 +212,10 @@ async function measureServer(ctx, { which, phase, path: route, body, expectStatu
         if (warmup > 0) await load(warmup, 'warmup');
         const before = await ctx.redis.pending(prefix);
         sample.seen = sample.checked = sample.mismatches = 0;
+        const cpuBefore = started.child.cpuMs();
         const result = summarize(await load(duration, 'run'));
+        const cpuAfter = started.child.cpuMs();
+        result.cpu_ms_per_request = cpuBefore === null || cpuAfter === null || result.ok === 0 ? null : round((cpuAfter - cpuBefore) / result.ok, 3);
         result.jobs_stored = (await ctx.redis.pending(prefix)) - before;
         if (checkAnswer) result.sampled_answers = { checked: sample.checked, mismatches: sample.mismatches };
         if (result.ok === 0) throw new Error(`${which}: no request succeeded (status codes ${JSON.stringify(result.status_codes)}, errors ${result.errors})`);
@@ -308,6 +320,8 @@ async function drain(ctx, prefix, count, phase, startWorkers) {
   const queue = ctx.redis.queue(prefix);
   await queue.pause();
   return withChildren(ctx, phase, startWorkers, async (workers) => {
+    const cpu = () => workers.reduce((sum, worker) => (sum === null || worker.cpuMs() === null ? null : sum + worker.cpuMs()), 0);
+    const cpuBefore = cpu();
     const resumedAt = Date.now();
     await queue.resume();
     let progress = { done: -1, at: Date.now() };
@@ -325,6 +339,7 @@ async function drain(ctx, prefix, count, phase, startWorkers) {
       await sleep(100);
     }
     const finishedAt = Date.now();
+    const cpuAfter = cpu();
     if (counts.failed > 0) throw new ProcessFailure(`${phase}: ${counts.failed} of ${count} leads failed`, workers[0]);
     const span = await ctx.redis.completionSpan(prefix);
     const seconds = span ? (span.lastMs - span.firstMs) / 1000 : 0;
@@ -334,6 +349,7 @@ async function drain(ctx, prefix, count, phase, startWorkers) {
       leads_per_s: seconds > 0 ? round((counts.completed - 1) / seconds, 1) : null,
       first_to_last_completion_s: round(seconds, 2),
       resume_to_done_s: round((finishedAt - resumedAt) / 1000, 2),
+      cpu_ms_per_lead: cpuBefore === null || cpuAfter === null ? null : round((cpuAfter - cpuBefore) / count, 3),
     };
   });
 }
@@ -371,6 +387,7 @@ const SECTIONS = {
       return [
         { metric: 'req/s (2xx)', measured: cell(real?.ok_per_s), baseline: cell(base?.ok_per_s), ratio: r, target: `≥ ${TARGETS.intakeRatio.toFixed(2)}× baseline`, pass: r === null ? null : r >= TARGETS.intakeRatio },
         { metric: 'latency p50', measured: cell(real?.latency_ms.p50, 'ms'), baseline: cell(base?.latency_ms.p50, 'ms'), ratio: null, target: '', pass: null },
+        cpuRow('CPU per request (server process)', real, base),
         {
           metric: 'latency p99',
           measured: cell(real?.latency_ms.p99, 'ms'),
@@ -417,6 +434,7 @@ const SECTIONS = {
       return [
         { metric: `leads/s (${d.batch_size ?? '?'} per request)`, measured: cell(leadsPerS(real)), baseline: cell(leadsPerS(base)), ratio: r, target: `≥ ${TARGETS.batchRatio.toFixed(2)}× baseline`, pass: r === null ? null : r >= TARGETS.batchRatio },
         { metric: 'requests/s (2xx)', measured: cell(real?.ok_per_s), baseline: cell(base?.ok_per_s), ratio: ratio(real?.ok_per_s, base?.ok_per_s), target: '', pass: null },
+        cpuRow('CPU per request (server process)', real, base),
         { metric: 'latency p99 (request)', measured: cell(real?.latency_ms.p99, 'ms'), baseline: cell(base?.latency_ms.p99, 'ms'), ratio: null, target: '', pass: null },
         {
           metric: `sampled answers with accepted≠${d.batch_size ?? '?'}`,
@@ -456,6 +474,7 @@ const SECTIONS = {
       return [
         { metric: 'req/s (2xx)', measured: cell(real?.ok_per_s), baseline: cell(base?.ok_per_s), ratio: r, target: `≥ ${TARGETS.hookRatio.toFixed(2)}× baseline`, pass: r === null ? null : r >= TARGETS.hookRatio },
         { metric: 'latency p99', measured: cell(real?.latency_ms.p99, 'ms'), baseline: cell(base?.latency_ms.p99, 'ms'), ratio: null, target: '', pass: null },
+        cpuRow('CPU per request (server process)', real, base),
         { metric: 'non-2xx + errors', measured: cell(failures(real)), baseline: cell(failures(base)), ratio: null, target: '0', pass: real ? failures(real) === 0 : null },
       ];
     },
@@ -491,6 +510,7 @@ const SECTIONS = {
       return [
         { metric: `${label} vs bare Worker + POST`, measured: cell(real), baseline: cell(post), ratio: r, target: `≥ ${TARGETS.deliveryRatio.toFixed(2)}× baseline`, pass: r === null ? null : r >= TARGETS.deliveryRatio },
         { metric: `${label} vs no-op Worker`, measured: cell(real), baseline: cell(noop), ratio: ratio(real, noop), target: '', pass: null },
+        cpuRow('CPU per lead (worker process) vs bare Worker + POST', d.delivery_worker, d.baseline_post, 'cpu_ms_per_lead'),
       ];
     },
   },
