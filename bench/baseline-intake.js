@@ -6,6 +6,7 @@
  *
  *   POST /v1/leads        queue.add('deliver-lead', body)              -> 202 {id, status}
  *   POST /v1/leads/batch  queue.addBulk(body.leads as 'deliver-lead')  -> 207 {accepted, …, results}
+ *   POST /v1/hooks/:name  queue.add('deliver-lead', body)              -> 200 {source, accepted, …, leads}
  *   GET  /health          200
  *
  * Environment: PORT, REDIS_URL, QUEUE_PREFIX (keys under `{QUEUE_PREFIX}:`, like the apps).
@@ -37,6 +38,11 @@ app.post('/v1/leads/batch', async (request, reply) => {
     rejected: 0,
     results: jobs.map((job, index) => ({ index, status: 'queued', id: job.id })),
   });
+});
+
+app.post('/v1/hooks/:name', async (request, reply) => {
+  const job = await queue.add(DELIVER_LEAD_JOB, request.body);
+  return reply.code(200).send({ source: request.params.name, accepted: 1, replayed: 0, ignored: 0, leads: [{ id: job.id, status: 'queued' }], ignored_events: [] });
 });
 
 app.get('/health', async () => ({ status: 'ok' }));

@@ -18,6 +18,9 @@ const STOP_TIMEOUT_MS = 15_000;
 
 const alive = new Set();
 
+/** /proc's unit of CPU time (USER_HZ), 100 on Linux. */
+const CLOCK_TICKS = 100;
+
 class Child {
   constructor(label, app, child, logPath) {
     this.label = label;
@@ -71,6 +74,23 @@ class Child {
     const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
     if (rss) this.maxRssKb = Math.max(this.maxRssKb, Number(rss[1]));
     if (hwm) this.hwmKb = Math.max(this.hwmKb, Number(hwm[1]));
+  }
+
+  /**
+   * CPU time (user + system, ms) the process has used so far, from /proc; null where it cannot
+   * be read. Per request, it is a figure other load on the machine barely moves, unlike req/s.
+   */
+  cpuMs() {
+    if (!this.running || this.pid === undefined) return null;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   }
 
   /** Peak RSS in MB so far (VmHWM, or the highest sampled VmRSS); null when neither could be read. */

@@ -3,10 +3,16 @@
  * Starts the processes a measurement needs: the real apps from dist/ (configured only
  * through their environment, as in production) and the bare baselines from bench/.
  */
+const fs = require('node:fs');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { ROOT, freePort, startNode, waitForHttp, waitForLog } = require('./processes');
 const { REDIS_URL } = require('./redis');
+const { HOOK_SOURCE_MAPPING } = require('./leads');
+const { SANDBOX_DEFAULTS } = require('./project');
+
+/** The native source every intake of a run declares (SOURCES_FILE): `POST /v1/hooks/bench-crm`. */
+const HOOK_SOURCE = 'bench-crm';
 
 // Each app runs as production starts it: its bundle and its Node flags (the heap cap).
 const { APPS } = require('../../scripts/apps');
@@ -30,6 +36,12 @@ class Stack {
     /** Per run, never printed: the intake key and the ops password. */
     this.apiKey = `bench-${randomBytes(18).toString('base64url')}`;
     this.opsPassword = randomBytes(18).toString('base64url');
+    /** The hook source's X-API-Key, per run, never printed (SOURCES_FILE names its variable only). */
+    this.hookApiKey = `bench-hook-${randomBytes(18).toString('base64url')}`;
+    this.sourcesFile = path.join(logDir, 'sources.yml');
+    // A `json` source with a mapping: its hook stores the CRM's own body as a native event.
+    const mapping = HOOK_SOURCE_MAPPING.split('\n').map((line) => `      ${line}`).join('\n');
+    fs.writeFileSync(this.sourcesFile, `sources:\n  - name: ${HOOK_SOURCE}\n    type: json\n    api_key: \${BENCH_HOOK_API_KEY}\n    mapping: |\n${mapping}\n`);
     this.sandbox = null;
   }
 
@@ -64,6 +76,8 @@ class Stack {
         ...this.appEnv(queuePrefix),
         PORT: String(port),
         INTAKE_API_KEYS: `bench:${this.apiKey}`,
+        SOURCES_FILE: this.sourcesFile,
+        BENCH_HOOK_API_KEY: this.hookApiKey,
         OPS_USERNAME: 'ops',
         OPS_PASSWORD: this.opsPassword,
         // High enough that the source limit never refuses during a run (it is still counted in Redis).
@@ -72,7 +86,12 @@ class Stack {
     });
     const url = `http://127.0.0.1:${port}`;
     await readyOrStop(child, waitForHttp(`${url}/health/ready`, child));
-    return { child, url, headers: { 'content-type': 'application/json', 'x-api-key': this.apiKey } };
+    return {
+      child,
+      url,
+      headers: { 'content-type': 'application/json', 'x-api-key': this.apiKey },
+      hookHeaders: { 'content-type': 'application/json', 'x-api-key': this.hookApiKey },
+    };
   }
 
   /** bench/baseline-intake.js: bare Fastify + queue.add / addBulk. */
@@ -87,7 +106,7 @@ class Stack {
     });
     const url = `http://127.0.0.1:${port}`;
     await readyOrStop(child, waitForHttp(`${url}/health`, child));
-    return { child, url, headers: { 'content-type': 'application/json' } };
+    return { child, url, headers: { 'content-type': 'application/json' }, hookHeaders: { 'content-type': 'application/json' } };
   }
 
   /** The real delivery worker, once its GET /health/ready answers 200 (own METRICS_PORT each). */
@@ -106,14 +125,24 @@ class Stack {
     return child;
   }
 
-  /** bench/baseline-worker.js: bare BullMQ Worker, no-op processor. */
-  async startBaselineWorker(queuePrefix, concurrency, label = 'baseline-worker') {
+  /**
+   * bench/baseline-worker.js: bare BullMQ Worker, POSTing each job's lead to the sandbox over a
+   * keep-alive agent (`posting`), or a no-op processor.
+   */
+  async startBaselineWorker(queuePrefix, concurrency, { posting = false, label = posting ? 'baseline-worker-post' : 'baseline-worker' } = {}) {
+    if (posting && !this.sandbox) throw new Error('the sandbox must run before a posting baseline worker starts');
     const child = startNode({
       label,
       app: 'baseline-worker',
       script: path.join(ROOT, 'bench/baseline-worker.js'),
       logDir: this.logDir,
-      env: { NODE_ENV: 'production', REDIS_URL, QUEUE_PREFIX: queuePrefix, WORKER_CONCURRENCY: String(concurrency) },
+      env: {
+        NODE_ENV: 'production',
+        REDIS_URL,
+        QUEUE_PREFIX: queuePrefix,
+        WORKER_CONCURRENCY: String(concurrency),
+        ...(posting ? { WEGROUP_URL: this.sandbox.url, WEGROUP_API_TOKEN: SANDBOX_DEFAULTS.apiToken } : {}),
+      },
     });
     await readyOrStop(child, waitForLog(child, /baseline worker ready/));
     return child;
@@ -164,4 +193,4 @@ async function readyOrStop(child, ready) {
   }
 }
 
-module.exports = { Stack, MAINS, PROFILE_DIR };
+module.exports = { Stack, MAINS, PROFILE_DIR, HOOK_SOURCE };

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, KeyObject, randomBytes } from 'node:crypto';
 
 export interface KeyringKey {
   id: string;
@@ -11,11 +11,15 @@ const FORMAT = 'v1';
  * AES-256-GCM with named keys: values are sealed with the current key and carry its id, so
  * keys can rotate while data sealed under an older key stays readable. Each value gets its
  * own random 96-bit IV; the auth tag makes tampering fail loudly.
+ *
+ * Each key is imported once as a KeyObject: given raw bytes, every cipher, decipher and HMAC
+ * would import the key again (a copy into OpenSSL per call, several per lead).
  */
 export class Keyring {
-  private readonly byId: Map<string, Buffer>;
+  private readonly byId: Map<string, KeyObject>;
+  private readonly currentKey: KeyObject;
   /** Keys derived for a purpose (HKDF), current first, computed once per purpose. */
-  private readonly derived = new Map<string, Buffer[]>();
+  private readonly derived = new Map<string, KeyObject[]>();
 
   constructor(
     private readonly current: KeyringKey,
@@ -25,12 +29,13 @@ export class Keyring {
       if (key.length !== 32) throw new Error(`Key "${id}" must be 32 bytes`);
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new Error(`Key id "${id}" may hold only letters, digits, "_" and "-"`);
     }
-    this.byId = new Map([current, ...older].map(({ id, key }) => [id, key]));
+    this.byId = new Map([current, ...older].map(({ id, key }) => [id, createSecretKey(key)]));
+    this.currentKey = createSecretKey(current.key);
   }
 
   seal(plaintext: string): string {
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.currentKey, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return [FORMAT, this.current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
   }
@@ -51,7 +56,7 @@ export class Keyring {
 
   /** A keyed digest (HMAC-SHA256 under the current key): comparable, but not guessable from the data. */
   digest(text: string): string {
-    return createHmac('sha256', this.current.key).update(text).digest('hex');
+    return createHmac('sha256', this.currentKey).update(text).digest('hex');
   }
 
   /**
@@ -63,7 +68,7 @@ export class Keyring {
   purposeMacs(purpose: string, text: string): Buffer[] {
     let keys = this.derived.get(purpose);
     if (!keys) {
-      keys = [...this.byId.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, 32)));
+      keys = [...this.byId.values()].map((key) => createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, 32))));
       this.derived.set(purpose, keys);
     }
     return keys.map((key) => createHmac('sha256', key).update(text).digest());

@@ -70,11 +70,26 @@ describe('loggerParams', () => {
   it('writes JSON lines with the service, an ISO time and the level as a word, redacting what is logged', () => {
     const { stream, lines, raw } = capture();
     const logger = pinoHttp(httpOptions(), stream).logger;
-    logger.warn({ lead_id: 'l-1', prospect: { first_name: 'Grace' }, client_secret: 'very-secret-value' }, 'refused apikey some-api-token-value-123');
-    expect(lines[0]).toMatchObject({ level: 'warn', service: 'test-app', lead_id: 'l-1', prospect: REDACTED, client_secret: REDACTED });
+    logger.warn(
+      {
+        lead_id: 'l-1',
+        prospect: { first_name: 'Grace' },
+        client_secret: 'very-secret-value',
+        headers: { authorization: 'Bearer header-token-value-1', 'x-api-key': 'header-key-value-1', cookie: 'sid=header-cookie-value', accept: 'application/json' },
+      },
+      'refused apikey some-api-token-value-123',
+    );
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      service: 'test-app',
+      lead_id: 'l-1',
+      prospect: REDACTED,
+      client_secret: REDACTED,
+      headers: { authorization: REDACTED, 'x-api-key': REDACTED, cookie: REDACTED, accept: 'application/json' },
+    });
     expect(lines[0].msg).toBe(`refused apikey ${REDACTED}`);
     expect(new Date(lines[0].time).toISOString()).toBe(lines[0].time);
-    expect(raw.join('\n')).not.toMatch(/Grace|very-secret-value|some-api-token-value-123/);
+    expect(raw.join('\n')).not.toMatch(/Grace|very-secret-value|some-api-token-value-123|header-token-value|header-key-value|header-cookie-value/);
   });
 
   it('logs one line per request, without its body, with credentials hidden and the request id', async () => {
@@ -101,6 +116,8 @@ describe('loggerParams', () => {
             authorization: 'Basic b3BzOm9wcy1wYXNzd29yZA==',
             cookie: 'session=cookie-value',
             'webhook-signature': 'v1,c2lnbmF0dXJlLXZhbHVlLXZhbHVl',
+            'proxy-authorization': 'Basic cHJveHktY3JlZGVudGlhbA==',
+            'idempotency-key': 'idempotency-key-value-1',
             'x-request-id': 'req-from-crm-1',
           },
         },
@@ -116,10 +133,22 @@ describe('loggerParams', () => {
     const line = lines.find((entry) => entry.req);
     expect(line).toMatchObject({
       request_id: 'req-from-crm-1',
-      req: { method: 'POST', url: `/v1/leads?access_token=${REDACTED}`, headers: { 'x-api-key': REDACTED, authorization: REDACTED, cookie: REDACTED } },
+      req: {
+        method: 'POST',
+        url: `/v1/leads?access_token=${REDACTED}`,
+        headers: {
+          'x-api-key': REDACTED,
+          authorization: REDACTED,
+          cookie: REDACTED,
+          'webhook-signature': REDACTED,
+          'proxy-authorization': REDACTED,
+          'idempotency-key': REDACTED,
+          'x-request-id': 'req-from-crm-1',
+        },
+      },
       res: { statusCode: 200 },
     });
-    expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl/);
+    expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl|cHJveHkt|idempotency-key-value/);
   });
 });
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Logger, LoggerModule, Params, PinoLogger } from 'nestjs-pino';
 import pino, { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import { REDACT_PATHS, REDACTED, redactHeaders, redactLogObject, redactUrl, scrubText } from './redaction';
+import { REDACTED, redactHeaders, redactLogObject, redactUrl, scrubText } from './redaction';
 import { requestIdFor } from './request-id';
 
 /** pino's levels, as LOG_LEVEL takes them. */
@@ -126,11 +126,13 @@ export function loggerParams(service: string, options: AppLoggingOptions = {}): 
     level: resolveLogLevel(options),
     base: { service, pid: process.pid, hostname: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Every line's fields go through redactLogObject and the request's headers through
+    // serializeRequest, by name at any depth: pino's path-based `redact` on top of them only
+    // repeated the work (it copied and restored each access line, ~3% of the intake's CPU).
     formatters: {
       level: (label) => ({ level: label }),
       log: (object) => redactLogObject(object),
     },
-    redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: {
       logMethod(args, method) {
         const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubText(arg) : arg));

@@ -67,24 +67,6 @@ export function isSensitiveKey(key: string): boolean {
   return CREDENTIAL_KEY.test(key) || PERSONAL_KEYS.has(key.toLowerCase());
 }
 
-/**
- * pino `redact` paths (fast-redact syntax), for the serialized request and response. The
- * request serializer already applies {@link isSensitiveKey} to headers; these stay as a
- * second guard should a serializer change.
- */
-export const REDACT_PATHS: string[] = [
-  'req.headers.authorization',
-  'req.headers["proxy-authorization"]',
-  'req.headers["x-api-key"]',
-  'req.headers.cookie',
-  'req.headers["webhook-signature"]',
-  'req.headers["idempotency-key"]',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers.cookie',
-];
-
 const MAX_DEPTH = 8;
 
 /**

@@ -2,6 +2,7 @@ import { ArgumentMetadata, Type, ValidationPipe, ValidationPipeOptions } from '@
 import { getMetadataStorage, ValidationError } from 'class-validator';
 import { CreateLeadDto, HTTP_URLS_ALLOWED, HTTPS_URLS_ONLY } from '../dto/create-lead.dto';
 import { checkBodyShape, MAX_LISTED_PROBLEMS } from './body-shape';
+import { compiledLeadCheck } from './compiled-lead-rules';
 import { FieldError } from './field-error';
 
 /*
@@ -66,14 +67,19 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 /**
  * Checks a body against a DTO class as the intake does: shape limits first (depth, size,
  * string lengths, reserved names), then unknown top-level fields, then the DTO's rules.
- * Returns a value instead of throwing.
+ * Returns a value instead of throwing. A lead (CreateLeadDto) is accepted by the lead rules
+ * compiled once (compiled-lead-rules.ts); only one they refuse goes through class-validator,
+ * which words its problems.
  */
 export class BodyValidator extends ValidationPipe {
+  private readonly allowHttpUrls: boolean;
+
   constructor(options: LeadValidationOptions = {}) {
     super({
       ...strictValidationOptions(options),
       exceptionFactory: (errors) => new FieldErrors(flattenValidationErrors(errors)),
     });
+    this.allowHttpUrls = options.allowHttpUrls === true;
   }
 
   /**
@@ -90,6 +96,10 @@ export class BodyValidator extends ValidationPipe {
     const problems: FieldError[] = unknown.slice(0, MAX_LISTED_PROBLEMS).map((field) => ({ field, message: `${field} is not a known field` }));
     // With more unknown fields than can be listed, the rest of the checks could add nothing to the answer.
     if (unknown.length >= MAX_LISTED_PROBLEMS) return { errors: problems, problems: unknown.length };
+    if (unknown.length === 0 && (metatype as unknown) === CreateLeadDto) {
+      const lead = compiledLeadCheck(value, this.allowHttpUrls);
+      if (lead) return { value: lead as T };
+    }
     let result: unknown;
     let found = unknown.length;
     try {
