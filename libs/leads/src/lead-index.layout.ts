@@ -137,9 +137,9 @@ export class LeadIndexLayout {
   }
 
   /**
-   * A lead changed state: its row, and its membership of the status sets (out of every other
-   * one, since the previous status is not known here: a replay's write may have failed). One
-   * script (SET_STATUS), so a transition is one command in the caller's MULTI, not twenty.
+   * A lead changed state: its row, and its membership of the status sets (out of the sets of
+   * the status its row had, read in the script: a row and its sets change together, in one
+   * script). One script (SET_STATUS), so a transition is one command in the caller's MULTI.
    */
   setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
     const { status, attempts, error, wegroupLeadId } = change;
@@ -168,6 +168,7 @@ export class LeadIndexLayout {
       this.horizonMs,
       wegroupLeadId ?? '',
       this.deliveredTtlMs,
+      ...INDEXED_STATUSES,
     );
   }
 
@@ -249,11 +250,16 @@ return 1`;
  * LeadIndexLayout.setStatus. KEYS: row, all, source, the 5 status sets, the 5 source+status
  * sets (INDEXED_STATUSES order) [, WeGroup id key]. ARGV: id, status, its position (1..5),
  * source, received, now, attempts ('' keeps), error mode (keep, clear, set), error, row TTL,
- * horizon, WeGroup lead id ('' none), its TTL. Every set the lead is in again (idempotent for
- * a lead indexed on enqueue, complete for one that was not), trimmed by the horizon.
+ * horizon, WeGroup lead id ('' none), its TTL, then the 5 status names. The lead leaves the
+ * two sets of the status its row had (none when it had no row: a row that expired may leave
+ * its id in a set, which searches skip, since every row found is checked against the query),
+ * and is in every set of its new status again (idempotent for a lead indexed on enqueue,
+ * complete for one that was not), trimmed by the horizon. Only the sets of the previous status
+ * are touched: a delivery makes two ZREMs, not eight.
  */
 const SET_STATUS = `
 local id, at = ARGV[1], tonumber(ARGV[3])
+local previous = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'source', ARGV[4], 'received', ARGV[5], 'updated', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[7]) end
 if ARGV[8] == 'set' then redis.call('HSET', KEYS[1], 'error', ARGV[9]) elseif ARGV[8] == 'clear' then redis.call('HDEL', KEYS[1], 'error') end
@@ -263,7 +269,7 @@ if ARGV[12] ~= '' then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 for i = 1, 5 do
-  if i ~= at then
+  if i ~= at and ARGV[13 + i] == previous then
     redis.call('ZREM', KEYS[3 + i], id)
     redis.call('ZREM', KEYS[8 + i], id)
   end
