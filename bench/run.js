@@ -175,6 +175,23 @@ async function withPrefix(ctx, name, body) {
  * Load on one server: a probe request, a warm-up, then the measured run; checks that every
  * 2xx answer left a job in Redis. `checkAnswer` sees a sample of the 2xx bodies.
  */
+/**
+ * The intake-api's server, then the baseline's under the same load, into `details`. The
+ * baseline runs even when the intake's measurement failed (a route missing): its number is
+ * still worth having; the failure is thrown after it.
+ */
+async function measureBesideBaseline(ctx, details, common, baselineLog) {
+  let failure;
+  try {
+    details.intake_api = await measureServer(ctx, { ...common, which: 'intake-api' });
+  } catch (error) {
+    failure = error;
+  }
+  log(baselineLog);
+  details.baseline = await measureServer(ctx, { ...common, which: 'baseline' });
+  if (failure) throw failure;
+}
+
 async function measureServer(ctx, { which, phase, path: route, body, expectStatus, connections, duration, warmup, jobsPerAnswer, checkAnswer, hook = false }) {
   const isReal = which === 'intake-api';
   return withPrefix(ctx, `${phase}-${isReal ? 'real' : 'base'}`, (prefix) =>
@@ -413,16 +430,7 @@ const SECTIONS = {
       const common = { phase: 'batch', path: '/v1/leads/batch', body, expectStatus: 207, jobsPerAnswer: p.size, checkAnswer, ...p };
       details.batch_size = p.size;
       log(`batch: intake-api, ${p.size} leads per request, ${p.warmup} s warm-up + ${p.duration} s at ${p.connections} connections`);
-      // The baseline runs even when the route is missing: its number is still worth having.
-      let failure;
-      try {
-        details.intake_api = await measureServer(ctx, { ...common, which: 'intake-api' });
-      } catch (error) {
-        failure = error;
-      }
-      log(`batch: baseline (bare Fastify + queue.addBulk), same load`);
-      details.baseline = await measureServer(ctx, { ...common, which: 'baseline' });
-      if (failure) throw failure;
+      await measureBesideBaseline(ctx, details, common, `batch: baseline (bare Fastify + queue.addBulk), same load`);
     },
     rows(d) {
       const leadsPerS = (x) => (x ? round(x.ok_per_s * d.batch_size, 1) : null);
@@ -456,15 +464,7 @@ const SECTIONS = {
       const checkAnswer = (json) => (json?.accepted === 1 ? null : `accepted=${json?.accepted}, replayed=${json?.replayed} (expected accepted=1)`);
       const common = { phase: 'hooks', path: route, body: JSON.stringify(nativeHookBody(1)), expectStatus: 200, jobsPerAnswer: 1, checkAnswer, hook: true, ...p };
       log(`hooks: intake-api POST ${route} (json source with a mapping), ${p.warmup} s warm-up + ${p.duration} s at ${p.connections} connections`);
-      let failure;
-      try {
-        details.intake_api = await measureServer(ctx, { ...common, which: 'intake-api' });
-      } catch (error) {
-        failure = error;
-      }
-      log(`hooks: baseline (bare Fastify + queue.add), same load`);
-      details.baseline = await measureServer(ctx, { ...common, which: 'baseline' });
-      if (failure) throw failure;
+      await measureBesideBaseline(ctx, details, common, `hooks: baseline (bare Fastify + queue.add), same load`);
     },
     rows(d) {
       const real = d.intake_api;
