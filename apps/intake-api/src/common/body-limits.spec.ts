@@ -1,4 +1,4 @@
-import { BODY_LIMITS, checkBodyShape, hasMoreEntriesThan, InexactNumber, isExactNumber, markInexactNumbers } from './body-limits';
+import { BODY_LIMITS, checkBodyShape, hasMoreEntriesThan, InexactNumber, isExactNumber, markInexactNumbers, memberHasMoreEntriesThan } from './body-limits';
 
 const nest = (levels: number, leaf: unknown = 1): unknown => (levels === 0 ? leaf : { a: nest(levels - 1, leaf) });
 
@@ -75,5 +75,30 @@ describe('reserved names and entry counts', () => {
   it('counts entries over all levels, stopping once over', () => {
     expect(hasMoreEntriesThan({ a: [1, 2, { b: 3 }] }, 5)).toBe(false);
     expect(hasMoreEntriesThan({ a: [1, 2, { b: 3, c: 4 }] }, 5)).toBe(true);
+  });
+
+  describe('entries of a member, read from the unparsed text', () => {
+    const over = (body: string, max: number) => memberHasMoreEntriesThan(Buffer.from(body), 'leads', max);
+
+    it('agrees with the parsed count where the text has more commas than the limit', () => {
+      const body = JSON.stringify({ leads: [{ a: 1, b: [1, 2] }, { c: { d: 1, e: 2 } }] });
+      // Under leads: 2 items, a, b, b's 2 items, c, d, e = 9 entries, with 4 commas between them.
+      expect(hasMoreEntriesThan(JSON.parse(body).leads, 3)).toBe(true);
+      expect(over(body, 3)).toBe(true);
+      expect(over(body, 4)).toBe(false);
+    });
+
+    it('does not count commas in strings, in keys, or in other members', () => {
+      expect(over(JSON.stringify({ leads: [{ a: ',,,,,,,,,,', 'b,,,,': 1 }] }), 2)).toBe(false);
+      expect(over(JSON.stringify({ other: [1, 2, 3, 4, 5, 6], leads: [1] }), 2)).toBe(false);
+      expect(over(JSON.stringify({ leads: [{ a: 'say \\"hi\\", \\\\', b: ['x,y', 'z'] }] }), 2)).toBe(false);
+      expect(over(JSON.stringify({ leads: [{ a: 'x", 1, 2, 3, 4, 5', b: 1 }] }), 2)).toBe(false);
+    });
+
+    it('reads the member JSON.parse keeps: the last of that name, however its key is escaped', () => {
+      expect(over('{"leads":[1,2,3,4,5,6],"leads":[1]}', 2)).toBe(false);
+      expect(over('{"leads":[1],"le\\u0061ds":[1,2,3,4,5,6]}', 2)).toBe(true);
+      expect(over('{"leads":[1,2,3,4,5,6], "x": {"leads": 1}}', 2)).toBe(true);
+    });
   });
 });

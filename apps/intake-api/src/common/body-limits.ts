@@ -23,6 +23,80 @@ export function hasMoreEntriesThan(body: unknown, max: number): boolean {
   return false;
 }
 
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether, in the JSON text `raw`, the value of the body's top-level member `member` (its last
+ * one, as JSON.parse keeps) surely holds more than `max` object members and array items: read
+ * from the text, before it is parsed. A parsed body of many tiny fields costs the heap ten
+ * times its bytes, so a body that the entry count would refuse anyway is refused unparsed.
+ * Members and items are at least the commas between them; a text with no more than `max`
+ * commas in all is answered at once, and only one with more is read byte by byte.
+ */
+export function memberHasMoreEntriesThan(raw: Buffer, member: string, max: number): boolean {
+  let commas = 0;
+  for (let at = raw.indexOf(COMMA); at !== -1; at = raw.indexOf(COMMA, at + 1)) if (++commas > max) break;
+  if (commas <= max) return false;
+  let depth = 0;
+  let inString = false;
+  let expectKey = false;
+  let keyStart = -1;
+  let inMember = false;
+  let count = 0;
+  let last = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) {
+        inString = false;
+        if (keyStart !== -1) {
+          inMember = keyOf(raw, keyStart, i + 1) === member;
+          if (inMember) count = 0;
+          keyStart = -1;
+          expectKey = false;
+        }
+      }
+      continue;
+    }
+    switch (byte) {
+      case QUOTE:
+        inString = true;
+        if (depth === 1 && expectKey) keyStart = i;
+        break;
+      case 0x7b: // {
+        if (++depth === 1) expectKey = true;
+        break;
+      case 0x5b: // [
+        depth++;
+        break;
+      case 0x7d: // }
+      case 0x5d: // ]
+        depth--;
+        break;
+      case COMMA:
+        if (depth === 1) {
+          if (inMember) last = count;
+          inMember = false;
+          expectKey = true;
+        } else if (depth > 1 && inMember) count++;
+        break;
+    }
+  }
+  if (inMember) last = count;
+  return last > max;
+}
+
+function keyOf(raw: Buffer, start: number, end: number): string | undefined {
+  try {
+    return JSON.parse(raw.toString('utf8', start, end)) as string;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A number literal whose decimal value is not exactly that of the double JSON.parse makes of it
  * (the double prints as its shortest exact decimal, so comparing the two digit strings, scaled
