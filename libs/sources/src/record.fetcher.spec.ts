@@ -11,6 +11,7 @@ describe('SourceRecordFetcher against a real HTTP server', () => {
   let server: Server;
   let base: string;
   let fetcher: SourceRecordFetcher;
+  let config: SourcesConfig;
   const seen: IncomingMessage[] = [];
   let handler: (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -21,8 +22,9 @@ describe('SourceRecordFetcher against a real HTTP server', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const config: SourcesConfig = { sources: [], file: null, hubspotApiUrl: base, pipedriveApiUrl: base, facebookGraphUrl: `${base}/v23.0`, publicBaseUrl: null };
-    fetcher = new SourceRecordFetcher(new HttpService(axios.create()), config, { timeoutMs: 300, maxResponseBytes: 64 * 1024 });
+    config = { sources: [], file: null, hubspotApiUrl: base, pipedriveApiUrl: base, facebookGraphUrl: `${base}/v23.0`, publicBaseUrl: null };
+    // Generous: a busy CI machine must not turn an answer into a timeout. The timeout has its own fetcher below.
+    fetcher = new SourceRecordFetcher(new HttpService(axios.create()), config, { timeoutMs: 10_000, maxResponseBytes: 64 * 1024 });
   });
   afterAll(async () => {
     server.closeAllConnections();
@@ -80,7 +82,8 @@ describe('SourceRecordFetcher against a real HTTP server', () => {
 
   it('a timeout or a refused connection is transient', async () => {
     handler = () => undefined; // never answers
-    const error: SourceFetchError = await fetcher.fetch(TEST_SOURCES.hubspot, { platform: 'hubspot', object: 'contact', id: '5' }).catch((e: SourceFetchError) => e) as SourceFetchError;
+    const impatient = new SourceRecordFetcher(new HttpService(axios.create()), config, { timeoutMs: 300, maxResponseBytes: 64 * 1024 });
+    const error: SourceFetchError = await impatient.fetch(TEST_SOURCES.hubspot, { platform: 'hubspot', object: 'contact', id: '5' }).catch((e: SourceFetchError) => e) as SourceFetchError;
     expect(error).toMatchObject({ kind: 'transient', statusCode: null });
     expect(error.reason).toBe('HubSpot could not be reached for contact 5: no answer within 300 ms (source "hubspot-main").');
     const closed: SourcesConfig = { sources: [], file: null, hubspotApiUrl: 'http://127.0.0.1:1', pipedriveApiUrl: base, facebookGraphUrl: base, publicBaseUrl: null };
