@@ -82,7 +82,7 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
   const client = { pushLead: jest.fn(pushLead) } as unknown as WeGroupClient;
   // The source counters are a hash beside the queue, written with the index in one MULTI (LeadRepository.recordOutcome).
   const hincrby = jest.fn();
-  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined), toKey: (key: string) => `bull:leads:${key}`, getBackend: () => ({ client: Promise.resolve(fakeRedis(hincrby)) }) };
+  const queue = { rateLimit: jest.fn().mockResolvedValue(undefined), toKey: (key: string) => `bull:leads:${key}`, state: { get: async () => fakeRedis(hincrby) } };
   const breaker = {
     admit: jest.fn().mockResolvedValue(admission),
     recordSuccess: jest.fn().mockResolvedValue(undefined),
@@ -513,7 +513,7 @@ describe('LeadDeliveryProcessor', () => {
 
     it('delivers even when the counter cannot be written (WeGroup has the lead: failing would send it again)', async () => {
       const { processor, queue } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-1', body: null }));
-      Object.assign(queue, { getBackend: () => ({ client: Promise.resolve(fakeRedis(jest.fn(), () => Promise.reject(new Error('Connection is closed.')))) }) });
+      Object.assign(queue, { state: { get: async () => fakeRedis(jest.fn(), () => Promise.reject(new Error('Connection is closed.'))) } });
       await expect(processor.process(fakeJob().job)).resolves.toEqual({ status_code: 201, lead_id: 'wg-1' });
       expect(warn).toHaveBeenCalledWith(expect.anything(), 'Lead lead-1: the delivered outcome was not counted or indexed (source crm)');
     });

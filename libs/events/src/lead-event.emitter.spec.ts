@@ -15,7 +15,7 @@ function emitterWith(env: Record<string, string>) {
   for (const command of ['lrem', 'rpush', 'ltrim', 'expire']) chain[command] = jest.fn(() => chain);
   chain.exec = exec;
   const client = { multi: jest.fn(() => chain) };
-  const queue = { add: jest.fn().mockResolvedValue({}), toKey: (key: string) => `{p}:lead-events:${key}`, getBackend: () => ({ client: Promise.resolve(client) }) };
+  const queue = { add: jest.fn().mockResolvedValue({}), toKey: (key: string) => `{p}:lead-events:${key}`, state: { get: async () => client } };
   const endpoints = new EventEndpoints(new SourceRegistry([]), readEventsConfig(env), { everySource: false });
   const retention = { deliveredDays: 7, metadataDays: 90, failedDays: 30, idempotencyTtlSeconds: 86_400 };
   const emitter = new QueueLeadEventEmitter(queue as unknown as LeadEventsQueue, endpoints, retention, { scheduleMs: [1000, 2000] }, KEYRING);

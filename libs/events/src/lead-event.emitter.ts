@@ -87,6 +87,6 @@ export class QueueLeadEventEmitter extends LeadEventEmitter {
   }
 
   private async redis(): Promise<RedisClient> {
-    return (await this.queue.getBackend().client) as unknown as RedisClient;
+    return await this.queue.state.get();
   }
 }

@@ -1,7 +1,7 @@
 import { Keyring } from '@app/config';
 import { openEventBody, sealEventBody, withoutCallbackBody } from './lead-event';
 import { Logger } from '@nestjs/common';
-import { LeadEventJob, LeadEventsQueue, RedisClient, replayAll } from '@app/queue';
+import { LeadEventJob, LeadEventsQueue, replayAll } from '@app/queue';
 import type { LeadEventViewDto, ReadGuard } from '@app/leads';
 import { leadEventsIndexKey } from './lead-event.emitter';
 
@@ -61,7 +61,7 @@ export class LeadEventStore {
    * still waiting goes out without it). Ids, times and states stay. How many were changed.
    */
   async eraseCallbackBodies(leadId: string): Promise<number> {
-    const client = (await this.queue.getBackend().client) as unknown as RedisClient;
+    const client = await this.queue.state.get();
     const ids = await client.lrange(leadEventsIndexKey(this.queue, leadId), 0, -1);
     let changed = 0;
     for (const id of ids) {
@@ -77,7 +77,7 @@ export class LeadEventStore {
 
   /** The lead's events, oldest first, as their delivery stands now (those past retention are gone). */
   async eventsOf(leadId: string): Promise<LeadEventViewDto[]> {
-    const client = (await this.queue.getBackend().client) as unknown as RedisClient;
+    const client = await this.queue.state.get();
     const ids = await client.lrange(leadEventsIndexKey(this.queue, leadId), 0, -1);
     const views = await Promise.all(ids.map((id) => this.view(id)));
     return views.filter((view): view is LeadEventViewDto => view !== null);

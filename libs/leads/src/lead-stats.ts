@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ChainableCommander } from 'ioredis';
 import { LeadsQueue } from '@app/queue';
-import type { RedisClient } from '@app/queue';
 
 /**
  * CONTRACT (issue 16): time-bucketed counters (5-minute buckets, kept 8 days) written by the
@@ -123,7 +122,7 @@ export class LeadStats {
     const buckets = WINDOW_BUCKETS[window];
     const lastStart = LeadStatsLayout.bucketStart(now);
     const starts = Array.from({ length: buckets }, (_, index) => lastStart - (buckets - 1 - index) * STATS_BUCKET_MS);
-    const redis = (await this.queue.getBackend().client) as unknown as RedisClient;
+    const redis = await this.queue.state.get();
     const pipeline = redis.pipeline();
     for (const start of starts) pipeline.hgetall(this.layout.bucket(start));
     const results = (await pipeline.exec()) ?? [];

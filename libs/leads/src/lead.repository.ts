@@ -491,7 +491,7 @@ export class LeadRepository {
 
   /** The queue's own ioredis connection (BullMQ types it as its generic client). */
   private async redis(): Promise<RedisClient> {
-    return (await this.queue.getBackend().client) as unknown as RedisClient;
+    return await this.queue.state.get();
   }
 
   /** Every job in a state, a page per round trip (newest first unless `asc`). */

@@ -9,6 +9,13 @@ import { closeWithin } from './with-timeout';
 /** The process's Redis connection: the queues write with it, and the rest of the app's Redis state (rate limits, SSO connections, the breaker) goes through it too. */
 export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
 
+/**
+ * A second connection, for the app's own keys beside the queues' (the lead index, counters,
+ * audit, events): BullMQ loads its scripts onto the connection it is given, after which
+ * ioredis copies them onto every MULTI and pipeline built on it (see LeadsQueue.state).
+ */
+const STATE_CONNECTION = Symbol('STATE_CONNECTION');
+
 export interface LeadQueueModuleOptions {
   redis: RedisConfig;
   /** `producer` (the intake) fails fast while Redis is away; `worker` waits for it (redis-connection.ts). */
@@ -32,6 +39,11 @@ function listen<Q extends LeadsQueue | MaintenanceQueue | LeadEventsQueue>(queue
   return queue;
 }
 
+function withState<Q extends LeadsQueue | LeadEventsQueue>(queue: Q, state: RedisClient): Q {
+  queue.state.set(state);
+  return queue;
+}
+
 /**
  * The Redis connection and the queues on it, created once per process and closed at
  * shutdown, after every other module (this module's hooks run last): the intake has drained
@@ -48,6 +60,7 @@ export class LeadQueueModule implements OnApplicationShutdown {
   constructor(
     private readonly leads: LeadsQueue,
     @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
+    @Inject(STATE_CONNECTION) private readonly state: RedisClient,
     private readonly events: LeadEventsQueue,
     @Optional() private readonly maintenance?: MaintenanceQueue,
   ) {}
@@ -57,14 +70,15 @@ export class LeadQueueModule implements OnApplicationShutdown {
     const queues = [
       {
         provide: LeadsQueue,
-        inject: [REDIS_CONNECTION],
-        useFactory: (redis: RedisClient) => listen(new LeadsQueue(LEADS_QUEUE, { connection: redis, prefix }), options),
+        inject: [REDIS_CONNECTION, STATE_CONNECTION],
+        useFactory: (redis: RedisClient, state: RedisClient) => withState(listen(new LeadsQueue(LEADS_QUEUE, { connection: redis, prefix }), options), state),
       },
       // Both roles: the intake and the worker store events (the worker's own Worker sends them).
       {
         provide: LeadEventsQueue,
-        inject: [REDIS_CONNECTION],
-        useFactory: (redis: RedisClient) => listen(new LeadEventsQueue(LEAD_EVENTS_QUEUE, { connection: redis, prefix }), options),
+        inject: [REDIS_CONNECTION, STATE_CONNECTION],
+        useFactory: (redis: RedisClient, state: RedisClient) =>
+          withState(listen(new LeadEventsQueue(LEAD_EVENTS_QUEUE, { connection: redis, prefix }), options), state),
       },
       ...(options.maintenance
         ? [
@@ -88,6 +102,10 @@ export class LeadQueueModule implements OnApplicationShutdown {
             return client;
           },
         },
+        {
+          provide: STATE_CONNECTION,
+          useFactory: () => createRedis(options.redis, options.role, `${options.connectionName}:state`),
+        },
         ...queues,
         {
           provide: ReplicaAck,
@@ -106,5 +124,6 @@ export class LeadQueueModule implements OnApplicationShutdown {
     await closeWithin(this.leads.close(), 'the leads queue', this.logger);
     // BullMQ leaves a connection it was handed open; it is ours to close.
     this.redis.disconnect();
+    this.state.disconnect();
   }
 }

@@ -2,7 +2,7 @@ import { Controller, Get, HttpStatus, Inject, ServiceUnavailableException, VERSI
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { RedisClient } from '@app/queue';
-import { REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
+import { LeadsQueue, REDIS_CONNECTION, RedisHealthIndicator } from '@app/queue';
 import { ProblemException } from '../common/problem';
 import { ApiProblemResponses, ApiProblems } from '../common/problem.dto';
 
@@ -24,6 +24,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly redisHealth: RedisHealthIndicator,
     @Inject(REDIS_CONNECTION) private readonly redis: RedisClient,
+    private readonly leads: LeadsQueue,
   ) {}
 
   @Get('live')
@@ -41,7 +42,7 @@ export class HealthController {
   @ApiProblemResponses(ApiProblems.notReady)
   async ready() {
     try {
-      return await this.health.check([() => this.redisHealth.isHealthy('redis', this.redis)]);
+      return await this.health.check([async () => this.redisHealth.isHealthy('redis', [this.redis, await this.leads.state.get()])]);
     } catch (error) {
       // Terminus's answer has no `message`, so the problem filter would say only "Service Unavailable Exception".
       if (error instanceof ServiceUnavailableException) throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'Not ready: Redis (the lead queue) does not answer.');

@@ -113,7 +113,7 @@ export class OpsAudit {
 
   /** The queue's own ioredis connection (BullMQ types it as its generic client). */
   private async redis(): Promise<RedisClient> {
-    return (await this.queue.getBackend().client) as unknown as RedisClient;
+    return await this.queue.state.get();
   }
 }
 

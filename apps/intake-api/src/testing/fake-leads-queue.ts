@@ -30,7 +30,7 @@ export function fakeLeadsQueue() {
     }),
     getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
     toKey: (name: string) => `q:${name}`,
-    getBackend: () => ({ client: Promise.resolve({ pipeline: () => pipeline }) }),
+    state: { get: async () => ({ pipeline: () => pipeline }) },
   };
   return queue;
 }
