@@ -164,6 +164,8 @@ describe('ops console at /ops (browser)', () => {
     const group = operator.locator('tbody tr', { hasText: '422' }).first();
     await group.waitFor();
     expect(await group.locator('td').nth(1).innerText()).toBe(String(groupIds.length));
+    // The page says what its counts are made of: the newest failed leads, not every one.
+    await operator.getByText('counted over the 5,000 most recently received failed leads').waitFor();
     await screenshot(operator, 'console-7-failed-groups');
     await group.getByRole('button', { name: 'Retry group…' }).click();
     await operator.locator('[data-count]').waitFor();

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import path from 'node:path';
 import { parse as parseQueryString } from 'node:querystring';
 import { Keyring } from '@app/config';
-import { InvalidCursorError, LeadIndex, LeadRepository, LeadStats, LeadStatusDto, openLead, STATS_WINDOWS, StatsWindow, StatsWindowView } from '@app/leads';
+import { FAILURE_GROUPS_SCAN, InvalidCursorError, LeadIndex, LeadRepository, LeadStats, LeadStatusDto, openLead, STATS_WINDOWS, StatsWindow, StatsWindowView } from '@app/leads';
 import { ProblemException, REDIS_UNAVAILABLE_DETAIL, RedisUnavailableException } from '../../common/problem';
 import { withRedisTimeout } from '../../common/redis-timeout';
 import { SsoConnectionsService } from '../../connections/sso-connections.service';
@@ -351,7 +351,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
 
   get('/ops/failed', async (request, reply) => {
     const groups = await withRedisTimeout(deps.index.failureGroups(FAILURE_GROUPS));
-    return view.page(request, reply, 'failed', { title: 'Failed leads', groups, limit: BULK_RETRY_LIMIT });
+    return view.page(request, reply, 'failed', { title: 'Failed leads', groups, limit: BULK_RETRY_LIMIT, scanned: FAILURE_GROUPS_SCAN.toLocaleString('en') });
   });
 
   post('/ops/failed/preview', async (request, reply) => {
