@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import { Keyring } from '@app/config';
+import type { RedisClient } from '@app/queue';
 import type { RetentionConfig } from './lead-jobs.settings';
 import type { IndexedStatus } from './lead-index';
 
@@ -46,6 +47,26 @@ export interface IndexStatusChange {
   wegroupLeadId?: string | null;
 }
 
+/**
+ * A counter bumped by the same script as the index change it goes with (HINCRBY, then
+ * PEXPIREAT when `expireAt` is given): the 5-minute and per-source counters ride on the
+ * change's one command instead of a pipeline of their own.
+ */
+export interface CounterIncrement {
+  key: string;
+  field: string;
+  by: number;
+  /** When the counter's hash expires (ms since the epoch); none: it never does. */
+  expireAt?: number;
+}
+
+/** One call of an index script: its keys and arguments, sent in the caller's round trip (runIndexScript, queueIndexScript). */
+export interface IndexScriptCall {
+  script: IndexScriptName;
+  keys: string[];
+  args: Array<string | number>;
+}
+
 /** What erasure needs of the row as stored: the identifying entries to take out. */
 export interface IdentifyingEntries {
   externalRef: string | null;
@@ -55,9 +76,11 @@ export interface IdentifyingEntries {
 /**
  * The lead index's keys and its writes, beside the leads queue under its hash tag (every key
  * comes from the queue's `toKey`, so one command's keys, and a whole MULTI's, share one
- * Cluster slot). The writes are added to a pipeline or MULTI the caller owns, so the
- * repository sends them in the round trip that changes the lead (LeadRepository). LeadIndex
- * reads them. Nothing here opens a connection, which lets the benchmark seed through it.
+ * Cluster slot). A new lead and a change of status are each one script call (the counters of
+ * the change ride on it), which the repository sends as one command (runIndexScript) or a
+ * caller adds to its own pipeline; the rarer writes (erasure, a mapped ref) join the caller's
+ * MULTI. LeadIndex reads them. Nothing here opens a connection, which lets the benchmark seed
+ * through it.
  *
  * - `idx:lead:<id>`: the row (hash META_FIELDS), expiring with the lead's retention;
  * - sorted sets scored by the time received (ms), member = lead id: `idx:all`,
@@ -119,29 +142,35 @@ export class LeadIndexLayout {
   }
 
   /**
-   * New leads, queued: their rows and every set they belong to, each set touched trimmed once.
-   * One script (ADD_QUEUED) for the whole bulk: a 500-lead bulk is one command in the
-   * intake's pipeline, not two thousand, which is what the intake's CPU would notice.
+   * New leads, queued: their rows and every set they belong to, each set touched trimmed once,
+   * and `counters` bumped. One script (ADD_QUEUED) for the whole bulk: a 500-lead bulk is one
+   * command, not two thousand, which is what the intake's CPU would notice.
    */
-  addQueued(commands: ChainableCommander, leads: NewIndexedLead[], now: number): void {
-    if (leads.length === 0) return;
+  addQueuedCall(leads: NewIndexedLead[], now: number, counters: CounterIncrement[] = []): IndexScriptCall {
     const keys = [this.all(), this.byStatus('queued')];
-    const args: Array<string | number> = [now, this.activeTtlMs, this.horizonMs];
+    const args: Array<string | number> = [now, this.activeTtlMs, this.horizonMs, leads.length];
     for (const lead of leads) {
       const ref = lead.externalRef || '';
       // A lead without a ref names its row again where the ref's set would be (the script leaves it alone).
       keys.push(this.meta(lead.id), this.bySource(lead.source), this.bySourceAndStatus(lead.source, 'queued'), ref ? this.byExternalRef(ref)[0] : this.meta(lead.id));
       args.push(lead.id, lead.source, lead.receivedAt, ref);
     }
-    commands.eval(ADD_QUEUED, keys.length, ...keys, ...args);
+    addCounters(keys, args, counters);
+    return { script: 'leadIndexAddQueued', keys, args };
+  }
+
+  /** addQueuedCall, added to a pipeline or MULTI the caller owns (nothing for no leads). */
+  addQueued(commands: ChainableCommander, leads: NewIndexedLead[], now: number): void {
+    if (leads.length > 0) queueIndexScript(commands, this.addQueuedCall(leads, now));
   }
 
   /**
    * A lead changed state: its row, and its membership of the status sets (out of the sets of
    * the status its row had, read in the script: a row and its sets change together, in one
-   * script). One script (SET_STATUS), so a transition is one command in the caller's MULTI.
+   * script), and `counters` bumped. One script (SET_STATUS): a delivery's outcome, counted,
+   * is one command.
    */
-  setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
+  setStatusCall(lead: IndexedLeadKey, change: IndexStatusChange, now: number, counters: CounterIncrement[] = []): IndexScriptCall {
     const { status, attempts, error, wegroupLeadId } = change;
     const keys = [
       this.meta(lead.id),
@@ -149,12 +178,10 @@ export class LeadIndexLayout {
       this.bySource(lead.source),
       ...INDEXED_STATUSES.map((each) => this.byStatus(each)),
       ...INDEXED_STATUSES.map((each) => this.bySourceAndStatus(lead.source, each)),
-      ...(wegroupLeadId ? [this.byWeGroupLeadId(wegroupLeadId)] : []),
+      // Without a WeGroup lead id, the row again where its key would be (the script leaves it alone).
+      wegroupLeadId ? this.byWeGroupLeadId(wegroupLeadId) : this.meta(lead.id),
     ];
-    commands.eval(
-      SET_STATUS,
-      keys.length,
-      ...keys,
+    const args: Array<string | number> = [
       lead.id,
       status,
       INDEXED_STATUSES.indexOf(status) + 1,
@@ -169,7 +196,14 @@ export class LeadIndexLayout {
       wegroupLeadId ?? '',
       this.deliveredTtlMs,
       ...INDEXED_STATUSES,
-    );
+    ];
+    addCounters(keys, args, counters);
+    return { script: 'leadIndexSetStatus', keys, args };
+  }
+
+  /** setStatusCall, added to a pipeline or MULTI the caller owns. */
+  setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
+    queueIndexScript(commands, this.setStatusCall(lead, change, now));
   }
 
   /** A native lead was mapped: its external ref is the mapped lead's (the previous one, if another, is dropped). */
@@ -204,7 +238,7 @@ export class LeadIndexLayout {
   private dropIdentifying(commands: ChainableCommander, id: string, { externalRef, wegroupLeadId }: IdentifyingEntries): void {
     if (externalRef) for (const set of this.byExternalRef(externalRef)) commands.zrem(set, id);
     // Only if it still points at this lead (a script: read and delete as one step).
-    if (wegroupLeadId) commands.eval(DELETE_IF_EQUAL, 1, this.byWeGroupLeadId(wegroupLeadId), id);
+    if (wegroupLeadId) queueIndexScript(commands, { script: 'leadIndexDeleteIfEqual', keys: [this.byWeGroupLeadId(wegroupLeadId)], args: [id] });
   }
 
   private addRef(commands: ChainableCommander, id: string, ref: string, receivedAt: number): void {
@@ -214,17 +248,40 @@ export class LeadIndexLayout {
   }
 }
 
+/** Appends counters to a script call: one key each, and its field, increment and expiry ('' none) as arguments. */
+function addCounters(keys: string[], args: Array<string | number>, counters: CounterIncrement[]): void {
+  for (const { key, field, by, expireAt } of counters) {
+    keys.push(key);
+    args.push(field, by, expireAt ?? '');
+  }
+}
+
 /**
- * LeadIndexLayout.addQueued. KEYS: all, the queued set, then per lead: row, source set,
- * source+queued set, ref set (or the row again: no ref). ARGV: now, row TTL, horizon, then per
- * lead: id, source, received, ref ('' none). The row first: a reader never finds a member
- * without its row (which it would take for expired).
+ * The counters' part of every script that takes them (addCounters): from key k and argument a
+ * on, one key per (field, increment, expiry) triple.
  */
-const ADD_QUEUED = `
-local now, ttl, horizon = ARGV[1], ARGV[2], tonumber(ARGV[3])
+const COUNT = `
+local function count(k, a)
+  while a <= #ARGV do
+    redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+    if ARGV[a + 2] ~= '' then redis.call('PEXPIREAT', KEYS[k], ARGV[a + 2]) end
+    k, a = k + 1, a + 3
+  end
+end
+`;
+
+/**
+ * LeadIndexLayout.addQueuedCall. KEYS: all, the queued set, then per lead: row, source set,
+ * source+queued set, ref set (or the row again: no ref), then the counters' keys. ARGV: now,
+ * row TTL, horizon, the number of leads n, then per lead: id, source, received, ref ('' none),
+ * then the counters (COUNT). The row first: a reader never finds a member without its row
+ * (which it would take for expired).
+ */
+const ADD_QUEUED = `${COUNT}
+local now, ttl, horizon, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local touched = {}
-for i = 0, (#KEYS - 2) / 4 - 1 do
-  local k, a = 3 + 4 * i, 4 + 4 * i
+for i = 0, n - 1 do
+  local k, a = 3 + 4 * i, 5 + 4 * i
   local id, source, received, ref = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   if ref ~= '' then
     redis.call('HSET', KEYS[k], 'status', 'queued', 'source', source, 'received', received, 'updated', now, 'attempts', 0, 'ref', ref)
@@ -244,20 +301,22 @@ for set in pairs(touched) do
   redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
   redis.call('PEXPIRE', set, horizon)
 end
+count(3 + 4 * n, 5 + 4 * n)
 return 1`;
 
 /**
- * LeadIndexLayout.setStatus. KEYS: row, all, source, the 5 status sets, the 5 source+status
- * sets (INDEXED_STATUSES order) [, WeGroup id key]. ARGV: id, status, its position (1..5),
- * source, received, now, attempts ('' keeps), error mode (keep, clear, set), error, row TTL,
- * horizon, WeGroup lead id ('' none), its TTL, then the 5 status names. The lead leaves the
+ * LeadIndexLayout.setStatusCall. KEYS: row, all, source, the 5 status sets, the 5 source+status
+ * sets (INDEXED_STATUSES order), the WeGroup id key (the row again: none), then the counters'
+ * keys. ARGV: id, status, its position (1..5), source, received, now, attempts ('' keeps),
+ * error mode (keep, clear, set), error, row TTL, horizon, WeGroup lead id ('' none), its TTL,
+ * the 5 status names, then the counters (COUNT). The lead leaves the
  * two sets of the status its row had (none when it had no row: a row that expired may leave
  * its id in a set, which searches skip, since every row found is checked against the query),
  * and is in every set of its new status again (idempotent for a lead indexed on enqueue,
  * complete for one that was not), trimmed by the horizon. Only the sets of the previous status
  * are touched: a delivery makes two ZREMs, not eight.
  */
-const SET_STATUS = `
+const SET_STATUS = `${COUNT}
 local id, at = ARGV[1], tonumber(ARGV[3])
 local previous = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'source', ARGV[4], 'received', ARGV[5], 'updated', ARGV[6])
@@ -280,6 +339,41 @@ for _, set in ipairs({ KEYS[2], KEYS[3], KEYS[3 + at], KEYS[8 + at] }) do
   redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
   redis.call('PEXPIRE', set, ARGV[11])
 end
+count(15, 19)
 return 1`;
 
 const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
+const SCRIPTS = { leadIndexAddQueued: ADD_QUEUED, leadIndexSetStatus: SET_STATUS, leadIndexDeleteIfEqual: DELETE_IF_EQUAL } as const;
+export type IndexScriptName = keyof typeof SCRIPTS;
+
+type ScriptMethods<R> = Record<IndexScriptName, (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => R>;
+const withScripts = new WeakSet<RedisClient>();
+
+/**
+ * Defines the index's scripts on a connection, once. ioredis then sends a script's text only
+ * the first time on each socket (EVAL) and its SHA1 after that (EVALSHA), on the connection
+ * and on the pipelines and MULTIs made from it afterwards: a change no longer carries the
+ * script's kilobyte of Lua.
+ */
+export function defineIndexScripts(client: RedisClient): void {
+  if (withScripts.has(client)) return;
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
+  withScripts.add(client);
+}
+
+/** Sends one index script call as a command of its own: one round trip, atomic as every script is. */
+export async function runIndexScript(client: RedisClient, { script, keys, args }: IndexScriptCall): Promise<void> {
+  defineIndexScripts(client);
+  await (client as unknown as ScriptMethods<Promise<unknown>>)[script](keys.length, ...keys, ...args);
+}
+
+/**
+ * Adds one index script call to a pipeline or MULTI: by its SHA1 when the connection had the
+ * scripts defined before the pipeline was made (defineIndexScripts), with its text otherwise.
+ */
+export function queueIndexScript(commands: ChainableCommander, { script, keys, args }: IndexScriptCall): void {
+  const defined = (commands as unknown as Partial<ScriptMethods<unknown>>)[script];
+  if (typeof defined === 'function') defined.call(commands, keys.length, ...keys, ...args);
+  else commands.eval(SCRIPTS[script], keys.length, ...keys, ...args);
+}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { ChainableCommander } from 'ioredis';
 import { LeadsQueue } from '@app/queue';
+import type { CounterIncrement } from './lead-index.layout';
 
 /**
  * CONTRACT (issue 16): time-bucketed counters (5-minute buckets, kept 8 days) written by the
@@ -78,7 +78,7 @@ export function percentileOf(histogram: Map<number, number>, p: number): number 
  * The counters' keys and writes: one hash per 5-minute bucket beside the queue (same hash
  * tag), `stats:<bucket start, s>`, with fields `accepted:<source>`, `delivered:<source>`,
  * `failed:<source>` and `latency:<bin>`; each bucket expires STATS_RETENTION_MS after it ends.
- * The writes join the caller's pipeline or MULTI (LeadRepository sends them with the change).
+ * The counters ride on the index script of the change they count (LeadRepository).
  */
 export class LeadStatsLayout {
   constructor(private readonly toKey: (name: string) => string) {}
@@ -91,20 +91,21 @@ export class LeadStatsLayout {
     return this.toKey(`stats:${start / 1000}`);
   }
 
-  countAccepted(commands: ChainableCommander, source: string, count: number, now: number): void {
-    this.count(commands, now, `accepted:${source}`, count);
+  /** The counters of `count` leads accepted from a source, now. */
+  acceptedCounters(source: string, count: number, now: number): CounterIncrement[] {
+    return [this.counter(now, `accepted:${source}`, count)];
   }
 
-  /** A lead delivered (with its latency, received → delivered) or failed. */
-  countOutcome(commands: ChainableCommander, source: string, outcome: 'delivered' | 'failed', now: number, latencyMs: number | null): void {
-    this.count(commands, now, `${outcome}:${source}`, 1);
-    if (outcome === 'delivered' && latencyMs !== null) this.count(commands, now, `latency:${latencyBin(latencyMs)}`, 1);
+  /** The counters of a lead delivered (with its latency, received → delivered) or failed, now. */
+  outcomeCounters(source: string, outcome: 'delivered' | 'failed', now: number, latencyMs: number | null): CounterIncrement[] {
+    const counters = [this.counter(now, `${outcome}:${source}`, 1)];
+    if (outcome === 'delivered' && latencyMs !== null) counters.push(this.counter(now, `latency:${latencyBin(latencyMs)}`, 1));
+    return counters;
   }
 
-  private count(commands: ChainableCommander, now: number, field: string, by: number): void {
+  private counter(now: number, field: string, by: number): CounterIncrement {
     const start = LeadStatsLayout.bucketStart(now);
-    commands.hincrby(this.bucket(start), field, by);
-    commands.pexpireat(this.bucket(start), start + STATS_BUCKET_MS + STATS_RETENTION_MS);
+    return { key: this.bucket(start), field, by, expireAt: start + STATS_BUCKET_MS + STATS_RETENTION_MS };
   }
 }
 

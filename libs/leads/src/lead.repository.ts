@@ -8,7 +8,7 @@ import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
 import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
 import { AttemptRecord, HeldRecord, LeadBody, LeadLogEntry, ReplayRecord } from './lead-job';
-import { IndexStatusChange, LeadIndexLayout } from './lead-index.layout';
+import { defineIndexScripts, IndexStatusChange, LeadIndexLayout, runIndexScript } from './lead-index.layout';
 import { LeadStatsLayout } from './lead-stats';
 import { openLogLine, scrubEntry, sealLead, sealLogEntry } from './lead-sealing';
 
@@ -125,9 +125,8 @@ export type ReadGuard = <T>(read: Promise<T>) => Promise<T>;
  * (attempt and held entries sealed; replayed and scrubbed entries plain JSON).
  *
  * What follows each change: the lead index (LeadIndexLayout: the Leads page's search), the
- * 5-minute counters (LeadStatsLayout: the Overview) and the per-source counters, written in
- * the round trip of the change where there is one to join (a bulk's counters, a delivery
- * outcome), otherwise right after it. They are best effort: a write that fails is logged
+ * 5-minute counters (LeadStatsLayout: the Overview) and the per-source counters, written by
+ * one index script per change (the counters ride on it), right after the change. They are best effort: a write that fails is logged
  * (no personal data) and never fails the delivery, refuses an accepted lead or undoes an
  * ops action; the job stays the truth (GET /v1/leads/{id}).
  */
@@ -173,25 +172,25 @@ export class LeadRepository {
 
   /**
    * What a delivery attempt came to (the worker, once per attempt that ends in one of these),
-   * in one MULTI, one round trip: a delivered or failed lead's per-source counter and 5-minute
-   * counters (a delivered one's latency, received → now, too), and the lead's index row
-   * (status, attempts, last error, WeGroup's lead id). Throws when Redis did not take it: the
+   * in one command (an index script, by its SHA1): a delivered or failed lead's per-source
+   * counter and 5-minute counters (a delivered one's latency, received → now, too), and the
+   * lead's index row (status, attempts, last error, WeGroup's lead id). Throws when Redis did not take it: the
    * caller logs and carries on.
    */
   async recordOutcome(data: DeliverLeadJobData, outcome: DeliveryOutcome, now = Date.now()): Promise<void> {
-    const client = await this.redis();
-    const commands = client.multi();
     const receivedAt = Date.parse(data.received_at);
-    if (outcome.status !== 'retrying') {
-      commands.hincrby(this.queue.toKey(SOURCE_COUNTS_KEY), `${data.source}:${outcome.status}`, 1);
-      this.stats.countOutcome(commands, data.source, outcome.status, now, outcome.status === 'delivered' && receivedAt <= now ? now - receivedAt : null);
-    }
+    const counters =
+      outcome.status === 'retrying'
+        ? []
+        : [
+            { key: this.queue.toKey(SOURCE_COUNTS_KEY), field: `${data.source}:${outcome.status}`, by: 1 },
+            ...this.stats.outcomeCounters(data.source, outcome.status, now, outcome.status === 'delivered' && receivedAt <= now ? now - receivedAt : null),
+          ];
     const change: IndexStatusChange =
       outcome.status === 'delivered'
         ? { status: 'delivered', attempts: outcome.attempts, error: null, wegroupLeadId: outcome.wegroupLeadId }
         : { status: outcome.status, attempts: outcome.attempts, error: outcome.reason };
-    this.index.setStatus(commands, { id: data.lead_id, source: data.source, receivedAt: receivedAt || now }, change, now);
-    await execAll(commands);
+    await runIndexScript(await this.redis(), this.index.setStatusCall({ id: data.lead_id, source: data.source, receivedAt: receivedAt || now }, change, now, counters));
   }
 
   /** Stores one lead; the id of the job kept (see enqueueMany). */
@@ -227,7 +226,7 @@ export class LeadRepository {
   }
 
   /**
-   * The new leads of a bulk (not the replays), in one pipeline, one round trip: counted per
+   * The new leads of a bulk (not the replays), in one command (an index script): counted per
    * source (since the counters began, and in the current 5-minute bucket) and indexed as queued.
    */
   private async recordAccepted(leads: NewLead[], stored: string[], now = Date.now()): Promise<void> {
@@ -236,18 +235,9 @@ export class LeadRepository {
     const perSource = new Map<string, number>();
     for (const { data } of added) perSource.set(data.source, (perSource.get(data.source) ?? 0) + 1);
     const key = this.queue.toKey(SOURCE_COUNTS_KEY);
-    const client = await this.redis();
-    const pipeline = client.pipeline();
-    for (const [source, count] of perSource) {
-      pipeline.hincrby(key, `${source}:accepted`, count);
-      this.stats.countAccepted(pipeline, source, count, now);
-    }
-    this.index.addQueued(
-      pipeline,
-      added.map(({ data, externalRef }) => ({ id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now, externalRef: externalRef ?? null })),
-      now,
-    );
-    await execAll(pipeline);
+    const counters = [...perSource].flatMap(([source, count]) => [{ key, field: `${source}:accepted`, by: count }, ...this.stats.acceptedCounters(source, count, now)]);
+    const indexed = added.map(({ data, externalRef }) => ({ id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now, externalRef: externalRef ?? null }));
+    await runIndexScript(await this.redis(), this.index.addQueuedCall(indexed, now, counters));
   }
 
   /** The lead's record with its attempt log opened, or null when there is no such lead. */
@@ -489,9 +479,11 @@ export class LeadRepository {
     return client.del(this.queue.toKey(CALLBACKS_KEY + id), this.queue.toKey(CALLBACK_COUNT_KEY + id));
   }
 
-  /** The queue's own ioredis connection (BullMQ types it as its generic client). */
+  /** The connection for the app's own keys beside the queue, with the index's scripts defined (so its pipelines have them too). */
   private async redis(): Promise<RedisClient> {
-    return await this.queue.state.get();
+    const client = await this.queue.state.get();
+    defineIndexScripts(client);
+    return client;
   }
 
   /** Every job in a state, a page per round trip (newest first unless `asc`). */
@@ -567,9 +559,7 @@ export class LeadRepository {
   private async indexStatus(data: DeliverLeadJobData, change: IndexStatusChange): Promise<void> {
     await this.bestEffort(data.lead_id, 'index not updated', async () => {
       const now = Date.now();
-      const commands = (await this.redis()).multi();
-      this.index.setStatus(commands, { id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now }, change, now);
-      await execAll(commands);
+      await runIndexScript(await this.redis(), this.index.setStatusCall({ id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now }, change, now));
     });
   }
 
