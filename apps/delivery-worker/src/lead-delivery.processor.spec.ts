@@ -110,13 +110,31 @@ function processorWith(pushLead: WeGroupClient['pushLead'], admission: Admission
 }
 
 /**
- * The queue's Redis connection as the repository uses it here: reads answer nothing, and a
- * MULTI takes any command (HINCRBYs go to `hincrby`) and answers no error; `exec` as given.
+ * The state connection as the repository uses it here: reads answer nothing, a MULTI takes any
+ * command (HINCRBYs go to `hincrby`) and answers no error, `exec` as given. The index scripts
+ * it defines answer as `exec` does; a status change's counters (LeadIndexLayout.setStatusCall:
+ * keys from the 15th, a field, increment and expiry per key from the 19th argument) go to
+ * `hincrby` as the script would bump them.
  */
 function fakeRedis(hincrby: jest.Mock, exec: () => Promise<unknown> = async () => []) {
   const multi = (): unknown =>
     new Proxy({}, { get: (_target, command: string, proxy) => (command === 'exec' ? exec : (...args: unknown[]) => (command === 'hincrby' && hincrby(...args), proxy)) });
-  return { multi, hget: async () => null, hmget: async () => [null, null], exists: async () => 0 };
+  const client: Record<string, unknown> = {
+    multi,
+    hget: async () => null,
+    hmget: async () => [null, null],
+    exists: async () => 0,
+    defineCommand: (name: string) => {
+      client[name] = async (numberOfKeys: number, ...keysAndArgs: unknown[]) => {
+        await exec();
+        if (name !== 'leadIndexSetStatus') return 1;
+        const [keys, args] = [keysAndArgs.slice(0, numberOfKeys), keysAndArgs.slice(numberOfKeys)];
+        keys.slice(14).forEach((key, i) => hincrby(key, args[18 + 3 * i], args[19 + 3 * i]));
+        return 1;
+      };
+    },
+  };
+  return client;
 }
 
 const loggedAttempt = (log: jest.Mock) => {
