@@ -5,16 +5,18 @@ export type BulkEntry = { name: string; data: DeliverLeadJobData; opts?: { jobId
 
 /**
  * For unit specs of the intake's services: a leads queue that deduplicates like BullMQ (by
- * deduplication id, in order), keeps what it stored, and takes the per-source counters the
- * lead repository writes beside it. `down` makes its adds fail as with Redis away.
+ * deduplication id, in order), keeps what it stored, and takes the index script (with the
+ * counters) the lead repository sends beside it. `down` makes its adds fail as with Redis away.
  */
 export function fakeLeadsQueue() {
   const stored = new Map<string, DeliverLeadJobData>();
   const dedup = new Map<string, string>();
-  // Takes every command of the repository's pipeline (counters, 5-minute counters, index); `hincrby` is asserted on.
-  const hincrby = jest.fn();
-  const exec = jest.fn(async () => []);
-  const pipeline: { hincrby: jest.Mock; exec: jest.Mock } = new Proxy({ hincrby, exec }, { get: (target, command: string, proxy) => (command in target ? target[command as 'exec'] : () => proxy) });
+  // The state connection: the scripts the repository defines on it answer as Redis would.
+  const state: Record<string, unknown> = {
+    defineCommand: (name: string) => {
+      state[name] = async () => 1;
+    },
+  };
   const queue = {
     stored,
     down: false,
@@ -30,7 +32,7 @@ export function fakeLeadsQueue() {
     }),
     getJob: jest.fn(async (id: string) => (stored.has(id) ? ({ id, data: stored.get(id) } as Job) : undefined)),
     toKey: (name: string) => `q:${name}`,
-    state: { get: async () => ({ pipeline: () => pipeline }) },
+    state: { get: async () => state },
   };
   return queue;
 }
