@@ -14,6 +14,16 @@ describe('Keyring', () => {
     expect(keyring.open(a)).toBe('Foo Bar');
   });
 
+  it('never gives two values the same IV, across the refills of its random pool, and every one opens', () => {
+    const keyring = new Keyring(current);
+    // Several fills of the pool (341 IVs each), so the cut from one fill to the next is crossed.
+    const sealed = Array.from({ length: 2_000 }, (_, index) => keyring.seal(`lead ${index}`));
+    const ivs = sealed.map((value) => value.split('.')[2]);
+    expect(ivs.every((iv) => Buffer.from(iv, 'base64url').length === 12)).toBe(true);
+    expect(new Set(ivs).size).toBe(sealed.length);
+    expect(sealed.map((value) => keyring.open(value))).toEqual(sealed.map((_, index) => `lead ${index}`));
+  });
+
   it('keeps data sealed under an older key readable after rotation', () => {
     const sealedBefore = new Keyring(old).seal('lead');
     const rotated = new Keyring(current, [old]);

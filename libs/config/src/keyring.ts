@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, KeyObject, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, KeyObject, randomFillSync } from 'node:crypto';
 
 export interface KeyringKey {
   id: string;
@@ -6,11 +6,31 @@ export interface KeyringKey {
 }
 
 const FORMAT = 'v1';
+const IV_BYTES = 12;
+/** IVs cut from one fill of random bytes (4,092 bytes: 341 IVs). */
+const IVS_PER_FILL = 341;
+
+/**
+ * Random IVs, cut from a buffer filled by the CSPRNG a few KiB at a time, as Node's own
+ * randomUUID does: one call into OpenSSL per 341 IVs instead of one per sealed value (3.5 % of
+ * the intake's CPU on the batch route). Every IV is used once: a used buffer is never refilled,
+ * a new one is allocated.
+ */
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomFillSync(Buffer.allocUnsafe(IV_BYTES * IVS_PER_FILL));
+    ivOffset = 0;
+  }
+  ivOffset += IV_BYTES;
+  return ivPool.subarray(ivOffset - IV_BYTES, ivOffset);
+}
 
 /**
  * AES-256-GCM with named keys: values are sealed with the current key and carry its id, so
  * keys can rotate while data sealed under an older key stays readable. Each value gets its
- * own random 96-bit IV; the auth tag makes tampering fail loudly.
+ * own random 96-bit IV (nextIv); the auth tag makes tampering fail loudly.
  *
  * Each key is imported once as a KeyObject: given raw bytes, every cipher, decipher and HMAC
  * would import the key again (a copy into OpenSSL per call, several per lead).
@@ -34,7 +54,7 @@ export class Keyring {
   }
 
   seal(plaintext: string): string {
-    const iv = randomBytes(12);
+    const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', this.currentKey, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return [FORMAT, this.current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
