@@ -710,7 +710,9 @@ async function main() {
   const failed = sections.filter((section) => section.error);
   process.stdout.write(`\n${formatTable(sections)}\n\n`);
   // The ops console's lead search (issue 16): its own index under its own prefix, see bench/search.js.
-  if (!options.only) await require('./search').runSearchBench({ redis, smoke: plan.mode === 'smoke', log });
+  // An error there fails the run like any section's (never its numbers).
+  const search = options.only ? undefined : await require('./search').runSearchBench({ redis, smoke: plan.mode === 'smoke', log });
+  if (search?.error) failed.push({ name: 'search', error: search.error });
   if (plan.mode === 'smoke') log('smoke run: tiny loads, so the numbers mean nothing; only an ERROR fails it');
   const file = path.join(RESULTS_DIR, plan.mode === 'smoke' ? 'smoke.json' : 'latest.json');
   writeJson(file, {
@@ -720,6 +722,7 @@ async function main() {
     machine,
     plan: { ...plan, latency: { ...plan.latency, leads: plan.latency.concurrencies.map((c) => ({ concurrency: c, leads: plan.latency.leads(c) })) } },
     sections: sections.map(({ name, error, rows, details, seconds: s }) => ({ name, status: error ? 'error' : 'ok', error, seconds: s, rows, details })),
+    ...(search ? { search } : {}),
     ...(failed.length > 0 ? { log_dir: logDir } : {}),
   });
 

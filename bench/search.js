@@ -14,7 +14,7 @@
  */
 const { randomBytes } = require('node:crypto');
 const { BenchRedis } = require('./lib/redis');
-const { Keyring, loadSearchKit } = require('./lib/project');
+const { Keyring, keyPrefix, LEADS_QUEUE, loadSearchKit } = require('./lib/project');
 
 const LIMIT_MS = 50;
 const SOURCES = 20;
@@ -50,9 +50,15 @@ async function runSearchBench({ redis, smoke = false, log = (line) => process.st
   const searches = smoke ? 20 : 300;
   const prefix = redis.newPrefix('search');
   const t0 = Date.now();
+  let queue;
   try {
-    const { LeadIndex, LeadIndexLayout, readRetentionConfig } = await loadSearchKit();
-    const queue = redis.queue(prefix);
+    const { defineIndexScripts, LeadIndex, LeadIndexLayout, LeadsQueue, readRetentionConfig } = await loadSearchKit();
+    // The apps' queue class: the index reads through its state connection (here the run's own).
+    queue = new LeadsQueue(LEADS_QUEUE, { connection: redis.redis, prefix: keyPrefix(prefix) });
+    queue.on('error', () => {});
+    queue.state.set(redis.redis);
+    // The seeding pipelines send the index scripts by their SHA1, as the apps do.
+    defineIndexScripts(redis.redis);
     const keyring = new Keyring({ id: 'bench', key: randomBytes(32) });
     const retention = readRetentionConfig({});
     const layout = new LeadIndexLayout((name) => queue.toKey(name), keyring, retention);
@@ -136,6 +142,8 @@ async function runSearchBench({ redis, smoke = false, log = (line) => process.st
     log(`search: FAILED: ${message}`);
     return { error: message };
   } finally {
+    // The run's own connection is shared with the queue: closing the queue leaves it open.
+    await queue?.close().catch(() => undefined);
     await redis.deleteKeys(prefix).catch(() => log(`search: could not delete the keys of ${prefix}`));
   }
 }
