@@ -309,12 +309,12 @@ return 1`;
  * sets (INDEXED_STATUSES order), the WeGroup id key (the row again: none), then the counters'
  * keys. ARGV: id, status, its position (1..5), source, received, now, attempts ('' keeps),
  * error mode (keep, clear, set), error, row TTL, horizon, WeGroup lead id ('' none), its TTL,
- * the 5 status names, then the counters (COUNT). The lead leaves the
- * two sets of the status its row had (none when it had no row: a row that expired may leave
- * its id in a set, which searches skip, since every row found is checked against the query),
- * and is in every set of its new status again (idempotent for a lead indexed on enqueue,
- * complete for one that was not), trimmed by the horizon. Only the sets of the previous status
- * are touched: a delivery makes two ZREMs, not eight.
+ * the 5 status names, then the counters (COUNT). The lead leaves the two sets of the status
+ * its row had (none when it had no row: a row that expired may leave its id in a set, which
+ * searches skip, since every row found is checked against the query), and is in every set of
+ * its new status again (idempotent for a lead indexed on enqueue, complete for one that was
+ * not), trimmed by the horizon. Only the sets of the previous status are touched: a delivery
+ * makes two ZREMs, not eight.
  */
 const SET_STATUS = `${COUNT}
 local id, at = ARGV[1], tonumber(ARGV[3])

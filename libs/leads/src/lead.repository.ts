@@ -126,9 +126,10 @@ export type ReadGuard = <T>(read: Promise<T>) => Promise<T>;
  *
  * What follows each change: the lead index (LeadIndexLayout: the Leads page's search), the
  * 5-minute counters (LeadStatsLayout: the Overview) and the per-source counters, written by
- * one index script per change (the counters ride on it), right after the change. They are best effort: a write that fails is logged
- * (no personal data) and never fails the delivery, refuses an accepted lead or undoes an
- * ops action; the job stays the truth (GET /v1/leads/{id}).
+ * one index script per change (the counters ride on it), right after the change. They are
+ * best effort: a write that fails is logged (no personal data) and never fails the delivery,
+ * refuses an accepted lead or undoes an ops action; the job stays the truth (GET
+ * /v1/leads/{id}).
  */
 @Injectable()
 export class LeadRepository {
@@ -174,8 +175,8 @@ export class LeadRepository {
    * What a delivery attempt came to (the worker, once per attempt that ends in one of these),
    * in one command (an index script, by its SHA1): a delivered or failed lead's per-source
    * counter and 5-minute counters (a delivered one's latency, received → now, too), and the
-   * lead's index row (status, attempts, last error, WeGroup's lead id). Throws when Redis did not take it: the
-   * caller logs and carries on.
+   * lead's index row (status, attempts, last error, WeGroup's lead id). Throws when Redis did
+   * not take it: the caller logs and carries on.
    */
   async recordOutcome(data: DeliverLeadJobData, outcome: DeliveryOutcome, now = Date.now()): Promise<void> {
     const receivedAt = Date.parse(data.received_at);
