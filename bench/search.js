@@ -52,7 +52,7 @@ async function runSearchBench({ redis, smoke = false, log = (line) => process.st
   const t0 = Date.now();
   let queue;
   try {
-    const { defineIndexScripts, LeadIndex, LeadIndexLayout, LeadsQueue, readRetentionConfig } = await loadSearchKit();
+    const { defineIndexScripts, LeadIndex, LeadIndexLayout, LeadsQueue, queueIndexScript, readRetentionConfig } = await loadSearchKit();
     // The apps' queue class: the index reads through its state connection (here the run's own).
     queue = new LeadsQueue(LEADS_QUEUE, { connection: redis.redis, prefix: keyPrefix(prefix) });
     queue.on('error', () => {});
@@ -73,7 +73,7 @@ async function runSearchBench({ redis, smoke = false, log = (line) => process.st
       const pipeline = redis.redis.pipeline();
       const chunk = [];
       for (let i = from; i < to; i++) chunk.push(lead(i));
-      layout.addQueued(pipeline, chunk, now);
+      queueIndexScript(pipeline, layout.addQueuedCall(chunk, now));
       for (let i = from; i < to; i++) {
         const status = statusOf(i);
         if (status === 'queued') continue;
@@ -81,7 +81,7 @@ async function runSearchBench({ redis, smoke = false, log = (line) => process.st
           status === 'delivered'
             ? { status, attempts: 1, error: null, wegroupLeadId: `wg-${i}` }
             : { status, attempts: status === 'failed' ? 8 : 2, error: status === 'waiting_reauth' ? 'The broker must sign in again' : REASONS[i % REASONS.length] };
-        layout.setStatus(pipeline, chunk[i - from], change, now);
+        queueIndexScript(pipeline, layout.setStatusCall(chunk[i - from], change, now));
       }
       await execAll(pipeline);
     });

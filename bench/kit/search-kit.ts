@@ -5,6 +5,6 @@
  * Loaded lazily through project-kit.ts (loadSearchKit).
  */
 export { LeadIndex } from '@app/leads/lead-index';
-export { defineIndexScripts, LeadIndexLayout } from '@app/leads/lead-index.layout';
+export { defineIndexScripts, LeadIndexLayout, queueIndexScript } from '@app/leads/lead-index.layout';
 export { LeadsQueue } from '@app/queue/lead-jobs';
 export { readRetentionConfig } from '@app/leads/lead-jobs.settings';

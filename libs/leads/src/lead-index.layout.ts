@@ -77,8 +77,8 @@ export interface IdentifyingEntries {
  * The lead index's keys and its writes, beside the leads queue under its hash tag (every key
  * comes from the queue's `toKey`, so one command's keys, and a whole MULTI's, share one
  * Cluster slot). A new lead and a change of status are each one script call (the counters of
- * the change ride on it), which the repository sends as one command (runIndexScript) or a
- * caller adds to its own pipeline; the rarer writes (erasure, a mapped ref) join the caller's
+ * the change ride on it), which the repository sends as one command (runIndexScript) and the
+ * benchmark adds to its seeding pipelines (queueIndexScript); the rarer writes (erasure, a mapped ref) join the caller's
  * MULTI. LeadIndex reads them. Nothing here opens a connection, which lets the benchmark seed
  * through it.
  *
@@ -159,11 +159,6 @@ export class LeadIndexLayout {
     return { script: 'leadIndexAddQueued', keys, args };
   }
 
-  /** addQueuedCall, added to a pipeline or MULTI the caller owns (nothing for no leads). */
-  addQueued(commands: ChainableCommander, leads: NewIndexedLead[], now: number): void {
-    if (leads.length > 0) queueIndexScript(commands, this.addQueuedCall(leads, now));
-  }
-
   /**
    * A lead changed state: its row, and its membership of the status sets (out of the sets of
    * the status its row had, read in the script: a row and its sets change together, in one
@@ -199,11 +194,6 @@ export class LeadIndexLayout {
     ];
     addCounters(keys, args, counters);
     return { script: 'leadIndexSetStatus', keys, args };
-  }
-
-  /** setStatusCall, added to a pipeline or MULTI the caller owns. */
-  setStatus(commands: ChainableCommander, lead: IndexedLeadKey, change: IndexStatusChange, now: number): void {
-    queueIndexScript(commands, this.setStatusCall(lead, change, now));
   }
 
   /** A native lead was mapped: its external ref is the mapped lead's (the previous one, if another, is dropped). */

@@ -272,7 +272,7 @@ export class LeadIndex {
       .catch((error: Error) => this.logger.warn(`Expired index entries not removed: ${error.message}`));
   }
 
-  /** The queue's own ioredis connection (BullMQ types it as its generic client). */
+  /** The connection for the app's own keys beside the queue (LeadsQueue.state). */
   private async redis(): Promise<RedisClient> {
     return await this.queue.state.get();
   }

@@ -8,7 +8,7 @@ import { dataKeyringConfig } from './data-keyring.config';
 import { deliveryJobOptions } from './delivery-policy';
 import { RetentionConfig, retentionConfig, RetryConfig, retryConfig } from './lead-jobs.config';
 import { AttemptRecord, HeldRecord, LeadBody, LeadLogEntry, ReplayRecord } from './lead-job';
-import { defineIndexScripts, IndexStatusChange, LeadIndexLayout, runIndexScript } from './lead-index.layout';
+import { CounterIncrement, defineIndexScripts, IndexStatusChange, LeadIndexLayout, runIndexScript } from './lead-index.layout';
 import { LeadStatsLayout } from './lead-stats';
 import { openLogLine, scrubEntry, sealLead, sealLogEntry } from './lead-sealing';
 
@@ -184,7 +184,7 @@ export class LeadRepository {
       outcome.status === 'retrying'
         ? []
         : [
-            { key: this.queue.toKey(SOURCE_COUNTS_KEY), field: `${data.source}:${outcome.status}`, by: 1 },
+            this.sourceCounter(data.source, outcome.status, 1),
             ...this.stats.outcomeCounters(data.source, outcome.status, now, outcome.status === 'delivered' && receivedAt <= now ? now - receivedAt : null),
           ];
     const change: IndexStatusChange =
@@ -192,6 +192,11 @@ export class LeadRepository {
         ? { status: 'delivered', attempts: outcome.attempts, error: null, wegroupLeadId: outcome.wegroupLeadId }
         : { status: outcome.status, attempts: outcome.attempts, error: outcome.reason };
     await runIndexScript(await this.redis(), this.index.setStatusCall({ id: data.lead_id, source: data.source, receivedAt: receivedAt || now }, change, now, counters));
+  }
+
+  /** A source's monotonic counter (sourceCounts) of leads accepted, delivered or failed. */
+  private sourceCounter(source: string, what: keyof SourceCounts, by: number): CounterIncrement {
+    return { key: this.queue.toKey(SOURCE_COUNTS_KEY), field: `${source}:${what}`, by };
   }
 
   /** Stores one lead; the id of the job kept (see enqueueMany). */
@@ -235,8 +240,7 @@ export class LeadRepository {
     if (added.length === 0) return;
     const perSource = new Map<string, number>();
     for (const { data } of added) perSource.set(data.source, (perSource.get(data.source) ?? 0) + 1);
-    const key = this.queue.toKey(SOURCE_COUNTS_KEY);
-    const counters = [...perSource].flatMap(([source, count]) => [{ key, field: `${source}:accepted`, by: count }, ...this.stats.acceptedCounters(source, count, now)]);
+    const counters = [...perSource].flatMap(([source, count]) => [this.sourceCounter(source, 'accepted', count), ...this.stats.acceptedCounters(source, count, now)]);
     const indexed = added.map(({ data, externalRef }) => ({ id: data.lead_id, source: data.source, receivedAt: Date.parse(data.received_at) || now, externalRef: externalRef ?? null }));
     await runIndexScript(await this.redis(), this.index.addQueuedCall(indexed, now, counters));
   }

@@ -52,15 +52,10 @@ export interface DeliveryResult {
 }
 
 /**
- * The leads queue, typed by its jobs: the one name the apps inject it by. Its Redis name is
- * LEADS_QUEUE. Only LeadQueueModule creates it; only the lead repository (@app/leads) and
- * the delivery worker change its jobs (the ops dashboard and the queue-depth gauges read it).
- */
-/**
  * The client for the app's own keys beside a queue's (index, counters, audit, events): a
- * connection BullMQ has not loaded its ~60 scripts onto, when the module gave one. On the
+ * connection BullMQ has not loaded its 64 scripts onto, when the module gave one. On the
  * queue's own connection every MULTI or pipeline copies those scripts onto itself first
- * (ioredis does so for each), which cost the worker ~0.7 ms of CPU per delivered lead.
+ * (ioredis does so for each): 0.13-0.18 ms of CPU each, against 0.005 ms on a plain one.
  */
 class StateClient {
   private client: RedisClient | null = null;
@@ -76,6 +71,11 @@ class StateClient {
   }
 }
 
+/**
+ * The leads queue, typed by its jobs: the one name the apps inject it by. Its Redis name is
+ * LEADS_QUEUE. Only LeadQueueModule creates it; only the lead repository (@app/leads) and
+ * the delivery worker change its jobs (the ops dashboard and the queue-depth gauges read it).
+ */
 export class LeadsQueue extends Queue<DeliverLeadJobData, DeliveryResult, LeadJobName> {
   /** Where the app reads and writes its own keys beside this queue's (see StateClient). */
   readonly state = new StateClient(this as Queue);

@@ -111,7 +111,7 @@ export class OpsAudit {
     return this.queue.toKey(`ops-audit:lead:${leadId}`);
   }
 
-  /** The queue's own ioredis connection (BullMQ types it as its generic client). */
+  /** The connection for the app's own keys beside the queue (LeadsQueue.state). */
   private async redis(): Promise<RedisClient> {
     return await this.queue.state.get();
   }
