@@ -351,7 +351,7 @@ function registerPages(scope: FastifyInstance, deps: OpsConsoleDeps, view: Conso
 
   get('/ops/failed', async (request, reply) => {
     const groups = await withRedisTimeout(deps.index.failureGroups(FAILURE_GROUPS));
-    return view.page(request, reply, 'failed', { title: 'Failed leads', groups, limit: BULK_RETRY_LIMIT, scanned: FAILURE_GROUPS_SCAN.toLocaleString('en') });
+    return view.page(request, reply, 'failed', { title: 'Failed leads', groups, limit: BULK_RETRY_LIMIT, scanned: FAILURE_GROUPS_SCAN });
   });
 
   post('/ops/failed/preview', async (request, reply) => {
