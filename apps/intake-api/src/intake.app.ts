@@ -29,7 +29,11 @@ import { OpsAudit } from './ops/ops-audit';
 import { LeadStatusService } from './leads/lead-status.service';
 import { SourcesService } from './sources/sources.service';
 import { SsoConnectionsService } from './connections/sso-connections.service';
-import { dataKeyringConfig, LeadIndex, LeadRepository, LeadStats } from '@app/leads';
+import { CreateLeadDto, dataKeyringConfig, LeadIndex, LeadRepository, LeadStats } from '@app/leads';
+import { answerDirectly } from './common/direct-route';
+import { StrictValidationPipe } from './common/strict-validation.pipe';
+import { HooksController } from './hooks/hooks.controller';
+import { LeadIntakeController } from './leads/lead-intake.controller';
 
 /** 256 KB: a lead is a few KB; anything near this is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -148,8 +152,41 @@ function requireUtf8Bodies(fastify: FastifyInstance, marksNumbers: (request: Fas
   });
 }
 
+const LEAD_ROUTE = '/v1/leads';
 /** Lead routes that take a body, and so an X-API-Key that can be checked before it is read. */
-const KEYED_BODY_ROUTES = new Set(['/v1/leads', LEAD_BATCH_ROUTE]);
+const KEYED_BODY_ROUTES = new Set([LEAD_ROUTE, LEAD_BATCH_ROUTE]);
+
+/**
+ * The routes every lead comes through, answered by their controller methods without Nest's
+ * router around them (see direct-route.ts): its per-request machinery was a measurable share
+ * of each lead's CPU. The arguments are what the methods' parameter decorators give them; a
+ * lead post's body goes through the global pipe's checks, as Nest would pass it.
+ */
+function answerLeadRoutesDirectly(fastify: FastifyInstance, app: NestFastifyApplication, allowHttpUrls: boolean): void {
+  const pipe = new StrictValidationPipe({ allowHttpUrls });
+  const idempotencyKey = (request: FastifyRequest) => request.headers['idempotency-key'] as string | undefined;
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: LEAD_ROUTE,
+    controller: LeadIntakeController,
+    handler: 'create',
+    args: async (request, reply) => [await pipe.transform(request.body, { type: 'body', metatype: CreateLeadDto }), request, reply, idempotencyKey(request)],
+  });
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: LEAD_BATCH_ROUTE,
+    controller: LeadIntakeController,
+    handler: 'createBatch',
+    args: (request) => [request.body, request, idempotencyKey(request)],
+  });
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: HOOK_ROUTE,
+    controller: HooksController,
+    handler: 'receive',
+    args: (request, reply) => [(request.params as { source: string }).source, request, reply, idempotencyKey(request)],
+  });
+}
 const UNREAD = Symbol('unread body');
 
 /**
@@ -283,6 +320,7 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
     { bufferLogs: true, rawBody: true },
   );
   routeBodyLimits(app.getHttpAdapter().getInstance(), config.intake.batchBodyLimitBytes);
+  answerLeadRoutesDirectly(app.getHttpAdapter().getInstance(), app, config.intake.allowHttpUrls);
   parseJson(app);
   parseXmlAsText(app);
   useStructuredLogger(app);
