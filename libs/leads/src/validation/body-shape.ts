@@ -34,45 +34,71 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(O
  */
 export class InexactNumber {}
 
+/** A value still to check, and where it is: its path is spelled only when it has a problem. */
+interface Pending {
+  value: unknown;
+  parent: Pending | null;
+  key: string;
+  depth: number;
+}
+
+/** `prospect.risk_objects.cars.0.vin`; '' for the body itself. */
+function pathOf(node: Pending): string {
+  const keys: string[] = [];
+  for (let at: Pending | null = node; at?.parent; at = at.parent) keys.push(at.key);
+  let path = '';
+  for (let i = keys.length - 1; i >= 0; i--) path = path ? `${path}.${keys[i]}` : keys[i];
+  return path;
+}
+
 /** Every violation of `limits`, each naming the field path where it occurs. Never recurses. */
 export function checkBodyShape(body: unknown, limits: BodyLimits = BODY_LIMITS): FieldError[] {
   const problems: FieldError[] = [];
-  const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value: body, path: '', depth: 0 }];
+  const pending: Pending[] = [{ value: body, parent: null, key: '', depth: 0 }];
   let entries = 0;
   while (pending.length && problems.length < MAX_PROBLEMS) {
-    const { value, path, depth } = pending.pop()!;
+    const node = pending.pop()!;
+    const { value, depth } = node;
     if (typeof value === 'string') {
       if (value.length > limits.maxStringLength) {
-        problems.push({ field: path || '(body)', message: `${path || '(body)'} is longer than ${limits.maxStringLength} characters` });
+        const field = pathOf(node) || '(body)';
+        problems.push({ field, message: `${field} is longer than ${limits.maxStringLength} characters` });
       }
       continue;
     }
     if (value instanceof InexactNumber) {
+      const path = pathOf(node);
       problems.push({ field: path, message: `${path} is a number that cannot be passed on exactly (too large, too small or too precise); send it as a string` });
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    const field = path || '(body)';
     if (depth + 1 > limits.maxDepth) {
+      const field = pathOf(node) || '(body)';
       problems.push({ field, message: `${field} is nested deeper than ${limits.maxDepth} levels (the whole body may be at most ${limits.maxDepth} levels deep)` });
       continue;
     }
-    const children: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
-    entries += children.length;
+    const array = Array.isArray(value);
+    const keys = array ? null : Object.keys(value);
+    const count = keys ? keys.length : (value as unknown[]).length;
+    entries += count;
     if (entries > limits.maxEntries) {
       return [{ field: '(body)', message: `the body has more than ${limits.maxEntries} fields and array items` }];
     }
-    for (const [key, child] of children.reverse()) {
+    // Last to first onto the stack, so they are checked (and their problems listed) in order.
+    for (let i = count - 1; i >= 0; i--) {
+      const key = keys ? keys[i] : String(i);
       if (key.length > limits.maxKeyLength) {
+        const field = pathOf(node) || '(body)';
         problems.push({ field, message: `${field} has a field name longer than ${limits.maxKeyLength} characters` });
         continue;
       }
-      if (!Array.isArray(value) && RESERVED_NAMES.has(key)) {
+      if (!array && RESERVED_NAMES.has(key)) {
+        const path = pathOf(node);
         const reserved = path ? `${path}.${key}` : key;
         problems.push({ field: reserved, message: `${reserved} is a reserved name (a member of every JavaScript object); rename the field` });
         continue;
       }
-      pending.push({ value: child, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+      pending.push({ value: (value as Record<string, unknown>)[key], parent: node, key, depth: depth + 1 });
     }
   }
   return problems.slice(0, MAX_PROBLEMS);
