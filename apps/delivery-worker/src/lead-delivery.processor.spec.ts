@@ -631,7 +631,8 @@ describe('LeadDeliveryProcessor: events back to the source', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
-  const emitter = (emit: LeadEventEmitter['emit'] = async () => undefined) => ({ emit: jest.fn(emit) }) as unknown as LeadEventEmitter & { emit: jest.Mock };
+  const emitter = (emit: LeadEventEmitter['emit'] = async () => undefined, takes: LeadEventEmitter['takes'] = () => true) =>
+    ({ emit: jest.fn(emit), takes: jest.fn(takes) }) as unknown as LeadEventEmitter & { emit: jest.Mock; takes: jest.Mock };
   const external_ref = LEAD.prospect.external_ref;
 
   it("emits lead.delivered with WeGroup's status and lead id and the source's own reference, nothing of the prospect", async () => {
@@ -639,6 +640,14 @@ describe('LeadDeliveryProcessor: events back to the source', () => {
     const { processor } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{}' }), undefined, undefined, {}, events);
     await processor.process(fakeJob().job);
     expect(events.emit).toHaveBeenCalledWith({ type: 'lead.delivered', lead_id: 'lead-1', source: 'crm', key: '', data: { external_ref, wegroup: { status_code: 201, lead_id: 'wg-9' } } });
+  });
+
+  it("asks first whether the source's endpoint takes the type, and builds no event when it does not", async () => {
+    const events = emitter(undefined, (_source, type) => type !== 'lead.delivered');
+    const { processor } = processorWith(async () => ({ statusCode: 201, leadId: 'wg-9', body: '{}' }), undefined, undefined, {}, events);
+    await processor.process(fakeJob().job);
+    expect(events.takes).toHaveBeenCalledWith('crm', 'lead.delivered');
+    expect(events.emit).not.toHaveBeenCalled();
   });
 
   it('an event that cannot be stored does not fail a lead WeGroup accepted', async () => {

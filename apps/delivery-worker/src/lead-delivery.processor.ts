@@ -259,7 +259,8 @@ export class LeadDeliveryProcessor implements OnApplicationBootstrap, OnModuleDe
    */
   private async emit(job: LeadJob, type: LeadEventInput['type'], key: string, data: Record<string, unknown>): Promise<void> {
     const lead = job.data;
-    if (!this.events || typeof lead?.lead_id !== 'string' || typeof lead.source !== 'string') return;
+    // Asked first: the event's external_ref means opening the sealed lead again, and most sources take no events.
+    if (!this.events || typeof lead?.lead_id !== 'string' || typeof lead.source !== 'string' || !this.events.takes(lead.source, type)) return;
     try {
       await this.events.emit({ type, lead_id: lead.lead_id, source: lead.source, key, data: { external_ref: this.externalRef(lead), ...data } });
     } catch (error) {

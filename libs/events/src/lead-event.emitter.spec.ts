@@ -65,6 +65,8 @@ describe('QueueLeadEventEmitter', () => {
     await emitter.emit({ type: 'lead.delivered', lead_id: 'lead-1', source: 'other', key: '', data: {} });
     await emitter.emit({ type: 'lead.retrying', lead_id: 'lead-1', source: 'crm', key: '1', data: {} });
     expect(queue.add).not.toHaveBeenCalled();
+    // What the worker asks before it builds an event.
+    expect([emitter.takes('crm', 'lead.delivered'), emitter.takes('crm', 'lead.retrying'), emitter.takes('other', 'lead.delivered')]).toEqual([true, false, false]);
   });
 
   it('a Redis failure is logged and swallowed: the caller goes on', async () => {

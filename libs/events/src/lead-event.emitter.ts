@@ -54,9 +54,12 @@ export class QueueLeadEventEmitter extends LeadEventEmitter {
     this.updateJobOptions = eventJobOptions(retry, retention, 'lead.updated');
   }
 
+  takes(source: string, type: LeadEventInput['type']): boolean {
+    return this.endpoints.endpointFor(source)?.types.includes(type) ?? false;
+  }
+
   async emit(event: LeadEventInput): Promise<void> {
-    const endpoint = this.endpoints.endpointFor(event.source);
-    if (!endpoint || !endpoint.types.includes(event.type)) return;
+    if (!this.takes(event.source, event.type)) return;
     const at = event.at ?? new Date();
     const id = leadEventId(event.lead_id, event.type, event.key);
     try {

@@ -34,5 +34,7 @@ export interface LeadEventInput {
  * dead endpoint cannot slow the caller. Abstract: the DI token (EventsModule provides it).
  */
 export abstract class LeadEventEmitter {
+  /** Whether the source has an events endpoint that takes this type: only then does emit() store anything. */
+  abstract takes(source: string, type: LeadEventInput['type']): boolean;
   abstract emit(event: LeadEventInput): Promise<void>;
 }
