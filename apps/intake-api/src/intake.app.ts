@@ -8,7 +8,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { LeadsQueue } from '@app/queue';
 import { IntakeAppConfig } from './intake.config';
-import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
+import { AppLoggingOptions, echoRequestId, FASTIFY_REQUEST_ID_OPTIONS, logHttpRequests, useStructuredLogger, withLogging } from '@app/observability';
 import { CALLBACK_BODY_LIMIT_BYTES, CALLBACK_ROUTE } from './callbacks/callback-request';
 import { WeGroupCallbacksService } from './callbacks/wegroup-callbacks.service';
 import { BodyBudget, markInexactNumbers } from './common/body-limits';
@@ -68,6 +68,40 @@ function routeBodyLimits(fastify: FastifyInstance, batchLimit: number): void {
   fastify.addHook('onRoute', (route) => {
     const limit = limits.get(route.url);
     if (limit !== undefined) route.bodyLimit = limit;
+  });
+}
+
+const LEAD_ROUTE = '/v1/leads';
+
+/**
+ * The routes every lead comes through, answered by their controller methods without Nest's
+ * router around them (see direct-route.ts): its per-request machinery was a measurable share
+ * of each lead's CPU. The arguments are what the methods' parameter decorators give them; a
+ * lead post's body goes through the global pipe's checks, as Nest would pass it.
+ */
+function answerLeadRoutesDirectly(fastify: FastifyInstance, app: NestFastifyApplication, allowHttpUrls: boolean): void {
+  const pipe = new StrictValidationPipe({ allowHttpUrls });
+  const idempotencyKey = (request: FastifyRequest) => request.headers['idempotency-key'] as string | undefined;
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: LEAD_ROUTE,
+    controller: LeadIntakeController,
+    handler: 'create',
+    args: async (request, reply) => [await pipe.transform(request.body, { type: 'body', metatype: CreateLeadDto }), request, reply, idempotencyKey(request)],
+  });
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: LEAD_BATCH_ROUTE,
+    controller: LeadIntakeController,
+    handler: 'createBatch',
+    args: (request) => [request.body, request, idempotencyKey(request)],
+  });
+  answerDirectly(fastify, app, {
+    method: 'POST',
+    url: HOOK_ROUTE,
+    controller: HooksController,
+    handler: 'receive',
+    args: (request, reply) => [(request.params as { source: string }).source, request, reply, idempotencyKey(request)],
   });
 }
 
@@ -152,41 +186,9 @@ function requireUtf8Bodies(fastify: FastifyInstance, marksNumbers: (request: Fas
   });
 }
 
-const LEAD_ROUTE = '/v1/leads';
 /** Lead routes that take a body, and so an X-API-Key that can be checked before it is read. */
 const KEYED_BODY_ROUTES = new Set([LEAD_ROUTE, LEAD_BATCH_ROUTE]);
 
-/**
- * The routes every lead comes through, answered by their controller methods without Nest's
- * router around them (see direct-route.ts): its per-request machinery was a measurable share
- * of each lead's CPU. The arguments are what the methods' parameter decorators give them; a
- * lead post's body goes through the global pipe's checks, as Nest would pass it.
- */
-function answerLeadRoutesDirectly(fastify: FastifyInstance, app: NestFastifyApplication, allowHttpUrls: boolean): void {
-  const pipe = new StrictValidationPipe({ allowHttpUrls });
-  const idempotencyKey = (request: FastifyRequest) => request.headers['idempotency-key'] as string | undefined;
-  answerDirectly(fastify, app, {
-    method: 'POST',
-    url: LEAD_ROUTE,
-    controller: LeadIntakeController,
-    handler: 'create',
-    args: async (request, reply) => [await pipe.transform(request.body, { type: 'body', metatype: CreateLeadDto }), request, reply, idempotencyKey(request)],
-  });
-  answerDirectly(fastify, app, {
-    method: 'POST',
-    url: LEAD_BATCH_ROUTE,
-    controller: LeadIntakeController,
-    handler: 'createBatch',
-    args: (request) => [request.body, request, idempotencyKey(request)],
-  });
-  answerDirectly(fastify, app, {
-    method: 'POST',
-    url: HOOK_ROUTE,
-    controller: HooksController,
-    handler: 'receive',
-    args: (request, reply) => [(request.params as { source: string }).source, request, reply, idempotencyKey(request)],
-  });
-}
 const UNREAD = Symbol('unread body');
 
 /**
@@ -319,6 +321,8 @@ export async function createIntakeApp(config: IntakeAppConfig, options: IntakeAp
     // The raw bytes are what a webhook signature covers.
     { bufferLogs: true, rawBody: true },
   );
+  // First of our hooks: the others, and the handlers, run in the request's logging context.
+  logHttpRequests(app.getHttpAdapter().getInstance());
   routeBodyLimits(app.getHttpAdapter().getInstance(), config.intake.batchBodyLimitBytes);
   answerLeadRoutesDirectly(app.getHttpAdapter().getInstance(), app, config.intake.allowHttpUrls);
   parseJson(app);

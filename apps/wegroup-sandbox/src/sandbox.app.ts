@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
-import { FASTIFY_REQUEST_ID_OPTIONS, useStructuredLogger, withLogging } from '@app/observability';
+import { FASTIFY_REQUEST_ID_OPTIONS, logHttpRequests, useStructuredLogger, withLogging } from '@app/observability';
 import { MAX_PARAM_LENGTH, SANDBOX_BODY_LIMIT } from './sandbox.constants';
 import { configureSandboxHttp } from './sandbox-http.setup';
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from './sandbox-options';
@@ -29,6 +29,7 @@ export async function createSandboxApp(options: Partial<SandboxOptions> = {}): P
     { bodyParser: false, bufferLogs: true },
   );
   useStructuredLogger(app);
+  logHttpRequests(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
   configureSandboxHttp(app.getHttpAdapter().getInstance() as unknown as FastifyInstance, app.get(SandboxStateService));
   return app;
 }

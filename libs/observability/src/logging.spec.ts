@@ -1,8 +1,10 @@
-import { createServer, request as httpRequest, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Logger, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Writable } from 'node:stream';
 import { pinoHttp, Options } from 'pino-http';
-import { loggerParams, RepeatedErrorLog, resolveLogLevel, serializeError } from './logging';
+import { logHttpRequests, loggerParams, RepeatedErrorLog, resolveLogLevel, serializeError, useStructuredLogger, withLogging } from './logging';
+import { FASTIFY_REQUEST_ID_OPTIONS } from './request-id';
 import { REDACTED } from './redaction';
 
 /** Every JSON line written, parsed. */
@@ -20,6 +22,9 @@ function capture() {
   });
   return { stream, lines, raw };
 }
+
+@Module({})
+class EmptyModule {}
 
 function httpOptions(): Options {
   const params = loggerParams('test-app', { logLevel: 'trace' });
@@ -92,50 +97,57 @@ describe('loggerParams', () => {
     expect(raw.join('\n')).not.toMatch(/Grace|very-secret-value|some-api-token-value-123|header-token-value|header-key-value|header-cookie-value/);
   });
 
-  it('logs one line per request, without its body, with credentials hidden and the request id', async () => {
+  it('logs one line per request, without its body, with credentials hidden and the request id; lines written meanwhile carry the id', async () => {
     const { stream, lines, raw } = capture();
-    const middleware = pinoHttp(httpOptions(), stream);
-    const server: Server = createServer((req, res) => {
-      middleware(req, res);
-      req.resume();
-      req.on('end', () => res.end('ok'));
+    const app = await NestFactory.create<NestFastifyApplication>(
+      withLogging({ module: EmptyModule }, 'test-app', { logLevel: 'trace', logDestination: stream }),
+      new FastifyAdapter(FASTIFY_REQUEST_ID_OPTIONS),
+      { bufferLogs: true },
+    );
+    useStructuredLogger(app);
+    const fastify = app.getHttpAdapter().getInstance();
+    logHttpRequests(fastify);
+    const logger = new Logger('Handler');
+    fastify.post('/v1/leads', async (_request, reply) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      logger.log('Handling the lead');
+      return reply.send('ok');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    fastify.get('/broken', async (_request, reply) => reply.code(503).send('down'));
+    fastify.get('/health/ready', async () => 'ok');
+    await app.listen(0, '127.0.0.1');
+    const url = await app.getUrl();
     const body = JSON.stringify({ prospect: { first_name: 'Grace', last_name: 'Hopper', email: 'grace@example.com' } });
-    await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          port,
-          host: '127.0.0.1',
-          method: 'POST',
-          path: '/v1/leads?access_token=query-token-value',
-          headers: {
-            'content-type': 'application/json',
-            'x-api-key': 'intake-key-value-0123456789',
-            authorization: 'Basic b3BzOm9wcy1wYXNzd29yZA==',
-            cookie: 'session=cookie-value',
-            'webhook-signature': 'v1,c2lnbmF0dXJlLXZhbHVlLXZhbHVl',
-            'proxy-authorization': 'Basic cHJveHktY3JlZGVudGlhbA==',
-            'idempotency-key': 'idempotency-key-value-1',
-            'x-request-id': 'req-from-crm-1',
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', resolve);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
+    const answer = await fetch(`${url}/v1/leads?access_token=query-token-value`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': 'intake-key-value-0123456789',
+        authorization: 'Basic b3BzOm9wcy1wYXNzd29yZA==',
+        cookie: 'session=cookie-value',
+        'webhook-signature': 'v1,c2lnbmF0dXJlLXZhbHVlLXZhbHVl',
+        'proxy-authorization': 'Basic cHJveHktY3JlZGVudGlhbA==',
+        'idempotency-key': 'idempotency-key-value-1',
+        'x-request-id': 'req-from-crm-1',
+      },
+      body,
     });
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    const line = lines.find((entry) => entry.req);
+    await answer.text();
+    await (await fetch(`${url}/broken`, { headers: { 'x-request-id': 'req-broken' } })).text();
+    await (await fetch(`${url}/health/ready`)).text();
+    await app.close();
+
+    const line = lines.find((entry) => entry.req?.url?.startsWith('/v1/leads'));
     expect(line).toMatchObject({
+      level: 'info',
+      service: 'test-app',
       request_id: 'req-from-crm-1',
+      msg: expect.stringMatching(/^POST \/v1\/leads 200 \(\d+ ms\)$/),
       req: {
+        id: 'req-from-crm-1',
         method: 'POST',
         url: `/v1/leads?access_token=${REDACTED}`,
+        remoteAddress: '127.0.0.1',
         headers: {
           'x-api-key': REDACTED,
           authorization: REDACTED,
@@ -147,7 +159,18 @@ describe('loggerParams', () => {
         },
       },
       res: { statusCode: 200 },
+      responseTime: expect.any(Number),
     });
+    expect(Object.keys(line!.req).sort()).toEqual(['headers', 'id', 'method', 'remoteAddress', 'url']);
+    // Across an await inside the handler, the request's id is on the line.
+    expect(lines.find((entry) => entry.msg === 'Handling the lead')).toMatchObject({ request_id: 'req-from-crm-1', context: 'Handler' });
+    expect(lines.find((entry) => entry.request_id === 'req-broken' && entry.req)).toMatchObject({
+      level: 'warn',
+      msg: 'GET /broken 503 failed',
+      res: { statusCode: 503 },
+      err: { type: 'Error', message: 'failed with status code 503' },
+    });
+    expect(lines.some((entry) => entry.req?.url === '/health/ready')).toBe(false);
     expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl|cHJveHkt|idempotency-key-value/);
   });
 });

@@ -1,11 +1,11 @@
-import { DynamicModule, INestApplicationContext, LoggerService, LogLevel, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, LoggerService, LogLevel, Module } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { Logger, LoggerModule, Params, PinoLogger } from 'nestjs-pino';
 import pino, { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { REDACTED, redactHeaders, redactLogObject, redactUrl, scrubText } from './redaction';
-import { requestIdFor } from './request-id';
 
 /** pino's levels, as LOG_LEVEL takes them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -117,11 +117,12 @@ export function serializeError(error: unknown, depth = 0): unknown {
 
 /**
  * The one pino configuration every app uses (through nestjs-pino): JSON lines with an ISO
- * time, the level as a word and the app's name; redaction from redaction.ts; one line per
- * HTTP request (without its body) carrying the `request_id`, as does every log line written
- * while the request is handled.
+ * time, the level as a word and the app's name; redaction from redaction.ts. The HTTP apps
+ * add one line per request with {@link logHttpRequests}.
  */
 export function loggerParams(service: string, options: AppLoggingOptions = {}): Params {
+  // pino-http only builds the root logger here (nestjs-pino's way), with its request and
+  // response serializers wrapped to read the raw request and response: no middleware.
   const http: Options<IncomingMessage, ServerResponse> = {
     level: resolveLogLevel(options),
     base: { service, pid: process.pid, hostname: hostname() },
@@ -140,21 +141,54 @@ export function loggerParams(service: string, options: AppLoggingOptions = {}): 
       },
     },
     serializers: { req: serializeRequest, res: serializeResponse, err: serializeError },
-    // Fastify already named the request (its genReqId, the same rule); this covers other servers.
-    genReqId: (req) => (req.id as string | undefined) ?? requestIdFor(req.headers),
-    customAttributeKeys: { reqId: 'request_id' },
-    quietReqLogger: true,
-    autoLogging: { ignore: (req) => QUIET_PATHS.test(pathOf(req)) },
-    // A 5xx answer is a warning here: what caused it is logged as an error where it happened.
-    customLogLevel: (_req, res, error) => (error ? 'error' : res.statusCode >= 500 ? 'warn' : 'info'),
-    customSuccessMessage: (req, res, ms) => `${req.method} ${pathOf(req)} ${res.statusCode} (${ms} ms)`,
-    customErrorMessage: (req, res) => `${req.method} ${pathOf(req)} ${res.statusCode} failed`,
   };
-  return {
-    pinoHttp: options.logDestination ? [http, options.logDestination] : http,
-    // nestjs-pino's default route ("{/*splat}") is not matched by @fastify/middie 9: every path, explicitly.
-    forRoutes: [{ path: '/{*path}', method: RequestMethod.ALL }],
+  return { pinoHttp: options.logDestination ? [http, options.logDestination] : http, forRoutes: [] };
+}
+
+/**
+ * One line per HTTP request (never its body), written once its answer is finished or its
+ * connection closed, and a logging context for the request: every line written while it is
+ * handled carries its `request_id`. The line: `req` (serializeRequest: id, method, URL and
+ * headers, redacted, and the peer's address), `res` (the status) and `responseTime`; a 5xx
+ * answer is a warning with an `err` (what caused it is logged as an error where it happened);
+ * health checks and scrapes are answered, not logged. Fastify hooks rather than pino-http as
+ * Nest middleware (through @fastify/middie), which made two child loggers per request, one of
+ * them only to carry the request into the line.
+ */
+export function logHttpRequests(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!PinoLogger.root) return done();
+    const context = logContexts();
+    context.runInContext(
+      () => {
+        const req = request.raw as IncomingMessage & { id?: string };
+        // The line's req.id: the id Fastify gave the request (from X-Request-ID when sane).
+        req.id = request.id;
+        if (!QUIET_PATHS.test(pathOf(req))) logWhenAnswered(req, reply.raw, context.logger, Date.now());
+        done();
+      },
+      { bindings: { request_id: request.id } },
+    );
+  });
+}
+
+function logWhenAnswered(req: IncomingMessage, res: ServerResponse & { err?: unknown }, log: PinoLogger['logger'], started: number): void {
+  const complete = (error?: unknown) => {
+    res.removeListener('close', complete);
+    res.removeListener('finish', complete);
+    res.removeListener('error', complete);
+    const responseTime = Date.now() - started;
+    const failure = error ?? res.err;
+    if (failure || res.statusCode >= 500) {
+      const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
+      log[failure ? 'error' : 'warn']({ req, res, err, responseTime }, `${req.method} ${pathOf(req)} ${res.statusCode} failed`);
+      return;
+    }
+    log.info({ req, res, responseTime }, `${req.method} ${pathOf(req)} ${res.statusCode} (${responseTime} ms)`);
   };
+  res.on('close', complete);
+  res.on('finish', complete);
+  res.on('error', complete);
 }
 
 @Module({})
@@ -178,6 +212,12 @@ export function useStructuredLogger(app: INestApplicationContext): void {
 
 let contextLogger: PinoLogger | undefined;
 
+/** nestjs-pino's way into a logging context (its PinoLogger, outside DI). */
+function logContexts(): PinoLogger {
+  contextLogger ??= new PinoLogger({});
+  return contextLogger;
+}
+
 /**
  * Runs `fn` with a child logger bound to `bindings` (e.g. `{ request_id, lead_id }`): every
  * Nest `Logger` call made inside, across awaits, carries them. Without nestjs-pino (unit
@@ -185,9 +225,8 @@ let contextLogger: PinoLogger | undefined;
  */
 export function withLogContext<T>(bindings: Record<string, unknown>, fn: () => T): T {
   if (!PinoLogger.root) return fn();
-  contextLogger ??= new PinoLogger({});
   const defined = Object.fromEntries(Object.entries(bindings).filter(([, value]) => value !== undefined && value !== null));
-  return contextLogger.runInContext(fn, { bindings: defined });
+  return logContexts().runInContext(fn, { bindings: defined });
 }
 
 /** What {@link RepeatedErrorLog} logs through: Nest's `Logger` fits. */
