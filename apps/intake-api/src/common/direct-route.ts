@@ -19,10 +19,12 @@ export interface DirectRoute<C> {
  * and every Fastify hook: request id, logging, metrics, security headers, CSRF, body checks),
  * and the same controller method answers it, after the same guards (its class's and its own
  * @UseGuards, the app's instances) and with its @HttpCode. What is skipped is Nest's per
- * request machinery: the router's context and parameter factories, pipes and interceptors
- * (the routes given here have no interceptors; `args` runs the pipe where a parameter needs
- * one), and the response controller. Errors take the usual way: Fastify's error handler,
- * which Nest points at the app's exception filter (problem documents).
+ * request machinery: the router's context, parameter factories, pipes and interceptors, and
+ * the response controller. So `args` runs a pipe where a parameter needs one (the intake's
+ * global validation pipe is its only one), and a method with pipes or interceptors of its own
+ * is refused at start-up; global guards and interceptors would not run either (the intake has
+ * none). Errors take the usual way: Fastify's error handler, which Nest points at the app's
+ * exception filter (problem documents).
  */
 export function answerDirectly<C>(fastify: FastifyInstance, app: INestApplicationContext, route: DirectRoute<C>): void {
   const instance = app.get(route.controller);
