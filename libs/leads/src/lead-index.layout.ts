@@ -78,9 +78,9 @@ export interface IdentifyingEntries {
  * comes from the queue's `toKey`, so one command's keys, and a whole MULTI's, share one
  * Cluster slot). A new lead and a change of status are each one script call (the counters of
  * the change ride on it), which the repository sends as one command (runIndexScript) and the
- * benchmark adds to its seeding pipelines (queueIndexScript); the rarer writes (erasure, a mapped ref) join the caller's
- * MULTI. LeadIndex reads them. Nothing here opens a connection, which lets the benchmark seed
- * through it.
+ * benchmark adds to its seeding pipelines (queueIndexScript); the rarer writes (erasure, a
+ * mapped ref) join the caller's MULTI. LeadIndex reads them. Nothing here opens a connection,
+ * which lets the benchmark seed through it.
  *
  * - `idx:lead:<id>`: the row (hash META_FIELDS), expiring with the lead's retention;
  * - sorted sets scored by the time received (ms), member = lead id: `idx:all`,

@@ -164,7 +164,8 @@ export function logHttpRequests(fastify: FastifyInstance): void {
         const req = request.raw as IncomingMessage & { id?: string };
         // The line's req.id: the id Fastify gave the request (from X-Request-ID when sane).
         req.id = request.id;
-        if (!QUIET_PATHS.test(pathOf(req))) logWhenAnswered(req, reply.raw, context.logger, Date.now());
+        const path = pathOf(req);
+        if (!QUIET_PATHS.test(path)) logWhenAnswered(req, path, reply.raw, context.logger, Date.now());
         done();
       },
       { bindings: { request_id: request.id } },
@@ -172,7 +173,8 @@ export function logHttpRequests(fastify: FastifyInstance): void {
   });
 }
 
-function logWhenAnswered(req: IncomingMessage, res: ServerResponse & { err?: unknown }, log: PinoLogger['logger'], started: number): void {
+/** `path` is the request's, redacted (pathOf), worked out once at its start. */
+function logWhenAnswered(req: IncomingMessage, path: string, res: ServerResponse & { err?: unknown }, log: PinoLogger['logger'], started: number): void {
   const complete = (error?: unknown) => {
     res.removeListener('close', complete);
     res.removeListener('finish', complete);
@@ -181,10 +183,10 @@ function logWhenAnswered(req: IncomingMessage, res: ServerResponse & { err?: unk
     const failure = error ?? res.err;
     if (failure || res.statusCode >= 500) {
       const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
-      log[failure ? 'error' : 'warn']({ req, res, err, responseTime }, `${req.method} ${pathOf(req)} ${res.statusCode} failed`);
+      log[failure ? 'error' : 'warn']({ req, res, err, responseTime }, `${req.method} ${path} ${res.statusCode} failed`);
       return;
     }
-    log.info({ req, res, responseTime }, `${req.method} ${pathOf(req)} ${res.statusCode} (${responseTime} ms)`);
+    log.info({ req, res, responseTime }, `${req.method} ${path} ${res.statusCode} (${responseTime} ms)`);
   };
   res.on('close', complete);
   res.on('finish', complete);
