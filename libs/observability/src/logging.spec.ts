@@ -1,6 +1,7 @@
 import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pinoHttp, Options } from 'pino-http';
 import { logHttpRequests, loggerParams, RepeatedErrorLog, resolveLogLevel, serializeError, useStructuredLogger, withLogging } from './logging';
@@ -115,6 +116,16 @@ describe('loggerParams', () => {
     });
     fastify.get('/broken', async (_request, reply) => reply.code(503).send('down'));
     fastify.get('/health/ready', async () => 'ok');
+    let handled!: () => void;
+    const handling = new Promise<void>((resolve) => (handled = resolve));
+    let abandoned!: () => void;
+    const clientGone = new Promise<void>((resolve) => (abandoned = resolve));
+    fastify.post('/v1/slow', async (_request, reply) => {
+      reply.raw.once('close', () => setImmediate(abandoned));
+      handled();
+      await clientGone;
+      return reply.send('too late');
+    });
     await app.listen(0, '127.0.0.1');
     const url = await app.getUrl();
     const body = JSON.stringify({ prospect: { first_name: 'Grace', last_name: 'Hopper', email: 'grace@example.com' } });
@@ -135,6 +146,12 @@ describe('loggerParams', () => {
     await answer.text();
     await (await fetch(`${url}/broken`, { headers: { 'x-request-id': 'req-broken' } })).text();
     await (await fetch(`${url}/health/ready`)).text();
+    // A client that gives up before the answer (a CRM's timeout).
+    const client = connect(Number(new URL(url).port), '127.0.0.1');
+    client.write('POST /v1/slow HTTP/1.1\r\nHost: intake\r\nX-Request-ID: req-abandoned\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    await handling;
+    client.destroy();
+    await clientGone;
     await app.close();
 
     const line = lines.find((entry) => entry.req?.url?.startsWith('/v1/leads'));
@@ -171,6 +188,9 @@ describe('loggerParams', () => {
       err: { type: 'Error', message: 'failed with status code 503' },
     });
     expect(lines.some((entry) => entry.req?.url === '/health/ready')).toBe(false);
+    expect(lines.filter((entry) => entry.request_id === 'req-abandoned' && entry.req)).toEqual([
+      expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^POST \/v1\/slow closed by the client before the answer \(\d+ ms\)$/), res: { statusCode: null } }),
+    ]);
     expect(raw.join('\n')).not.toMatch(/Grace|Hopper|grace@example|intake-key-value|b3BzOm9wcy1wYXNzd29yZA|cookie-value|query-token-value|c2lnbmF0dXJl|cHJveHkt|idempotency-key-value/);
   });
 });

@@ -150,7 +150,8 @@ export function loggerParams(service: string, options: AppLoggingOptions = {}): 
  * connection closed, and a logging context for the request: every line written while it is
  * handled carries its `request_id`. The line: `req` (serializeRequest: id, method, URL and
  * headers, redacted, and the peer's address), `res` (the status) and `responseTime`; a 5xx
- * answer is a warning with an `err` (what caused it is logged as an error where it happened);
+ * answer is a warning with an `err` (what caused it is logged as an error where it happened),
+ * and so is a connection the client closed before the answer (its status is then null);
  * health checks and scrapes are answered, not logged. Fastify hooks rather than pino-http as
  * Nest middleware (through @fastify/middie), which made two child loggers per request, one of
  * them only to carry the request into the line.
@@ -181,6 +182,12 @@ function logWhenAnswered(req: IncomingMessage, path: string, res: ServerResponse
     res.removeListener('error', complete);
     const responseTime = Date.now() - started;
     const failure = error ?? res.err;
+    if (!failure && !res.writableFinished) {
+      // The client closed the connection before the answer was sent: no status was given
+      // (`res.statusCode` would say 200). A lead post may have been stored all the same.
+      log.warn({ req, res, responseTime }, `${req.method} ${path} closed by the client before the answer (${responseTime} ms)`);
+      return;
+    }
     if (failure || res.statusCode >= 500) {
       const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
       log[failure ? 'error' : 'warn']({ req, res, err, responseTime }, `${req.method} ${path} ${res.statusCode} failed`);
