@@ -20,7 +20,10 @@ export interface SourceRequest extends FastifyRequest {
 /** Who a request is, decided once per request (the throttler asks before this guard runs). */
 type Authentication = { source: string; webhookId?: string } | { error: ProblemException };
 const AUTHENTICATION = Symbol('authentication');
+/** The source of the request's key, once looked up: the intake asks before reading the body, the guard after. */
+const KEY_SOURCE = Symbol('key source');
 type MemoRequest = SourceRequest & { [AUTHENTICATION]?: Authentication };
+type KeyedRequest = FastifyRequest & { [KEY_SOURCE]?: string | null };
 
 /**
  * Authenticates a CRM by its `X-API-Key` and records which source it is. The keys are the
@@ -93,7 +96,9 @@ export class ApiKeyGuard implements CanActivate {
    * The source whose key the request carries, or undefined: the key alone, no signature. Needs
    * only the headers, so the intake asks it before reading a body (see intake.app.ts).
    */
-  keySource(request: FastifyRequest): string | undefined {
+  keySource(request: KeyedRequest): string | undefined {
+    const known = request[KEY_SOURCE];
+    if (known !== undefined) return known ?? undefined;
     const header = request.headers['x-api-key'];
     if (typeof header !== 'string' || header === '') return undefined;
     const presented = digest(header);
@@ -101,6 +106,7 @@ export class ApiKeyGuard implements CanActivate {
     for (const key of this.keys) {
       if (timingSafeEqual(key.digest, presented)) source = key.source;
     }
+    request[KEY_SOURCE] = source ?? null;
     return source;
   }
 
