@@ -150,8 +150,8 @@ export function loggerParams(service: string, options: AppLoggingOptions = {}): 
  * connection closed, and a logging context for the request: every line written while it is
  * handled carries its `request_id`. The line: `req` (serializeRequest: id, method, URL and
  * headers, redacted, and the peer's address), `res` (the status) and `responseTime`; a 5xx
- * answer is a warning with an `err` (what caused it is logged as an error where it happened),
- * and so is a connection the client closed before the answer (its status is then null);
+ * answer is a warning with an `err` (what caused it is logged as an error where it happened);
+ * a connection the client closed before the answer is a warning too, its status null;
  * health checks and scrapes are answered, not logged. Fastify hooks rather than pino-http as
  * Nest middleware (through @fastify/middie), which made two child loggers per request, one of
  * them only to carry the request into the line.
