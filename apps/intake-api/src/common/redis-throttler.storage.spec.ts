@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { keyPrefix } from '@app/queue';
 import { connectRedis, deleteKeys, ready, uniqueQueuePrefix } from '../../../../test/support/redis-keys';
@@ -85,8 +86,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const away = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
     away.on('error', () => undefined);
     const offline = new RedisThrottlerStorage(away, prefix);
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
       await expect(offline.increment('source:e', WINDOW_MS, 1, 0, 'leads')).resolves.toEqual({ totalHits: 0, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 });
+      expect(warned.mock.calls).toEqual([['Rate limiting is suspended while Redis does not answer: no answer within 250 ms']]);
       await expect(offline.incrementOrThrow('source:e', WINDOW_MS, 1, 0, 'leads', 200)).rejects.toThrow();
       await expect(offline.blockedFor('source:e', 'leads', 200)).rejects.toThrow();
     } finally {
