@@ -38,8 +38,15 @@ type ThrottleRedis = RedisClient & {
   intakeThrottleCount(counter: string, block: string, windowMs: number, limit: number, blockMs: number, hits: number): Promise<IncrementReply>;
 };
 
+/** The reply to a question, with the asker's place among the turn's `askers`. */
+interface Answer<Reply> {
+  reply: Reply;
+  position: number;
+  askers: number;
+}
+
 interface Asker<Reply> {
-  resolve(answer: { reply: Reply; position: number; askers: number }): void;
+  resolve(answer: Answer<Reply>): void;
   reject(error: unknown): void;
 }
 
@@ -54,7 +61,7 @@ class OncePerTurn<Reply> {
   private turn = new Map<string, { ask: (askers: number) => Promise<Reply>; askers: Array<Asker<Reply>> }>();
   private scheduled = false;
 
-  ask(key: string, ask: (askers: number) => Promise<Reply>): Promise<{ reply: Reply; position: number; askers: number }> {
+  ask(key: string, ask: (askers: number) => Promise<Reply>): Promise<Answer<Reply>> {
     let question = this.turn.get(key);
     if (!question) this.turn.set(key, (question = { ask, askers: [] }));
     if (!this.scheduled) {

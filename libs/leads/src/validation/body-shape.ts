@@ -46,9 +46,7 @@ interface Pending {
 function pathOf(node: Pending): string {
   const keys: string[] = [];
   for (let at: Pending | null = node; at?.parent; at = at.parent) keys.push(at.key);
-  let path = '';
-  for (let i = keys.length - 1; i >= 0; i--) path = path ? `${path}.${keys[i]}` : keys[i];
-  return path;
+  return keys.reverse().join('.');
 }
 
 /** Every violation of `limits`, each naming the field path where it occurs. Never recurses. */
